@@ -1,0 +1,802 @@
+"""The receive path of net/core/dev.c, in the three backlog modes procnet compares.
+
+Functions keep the kernel's names: `enqueue_to_backlog`, `skb_flow_limit`, `get_rps_cpu`,
+`napi_schedule_rps`, `____napi_schedule`, `rps_trigger_softirq`, `net_rps_send_ipi`,
+`process_backlog`, `__napi_poll`, `net_rx_action`, `napi_threaded_poll`, `flush_backlog`,
+`dev_cpu_dead`, plus seed 000's `backlog_set_threaded`. Reference: Linux 6.10-6.18 dev.c
+(../shared/kernel-facts.md sections 2-7) and the two seeds.
+
+Modes:
+  * stock: backlogs are plain NAPIs run by NET_RX softirq; remote RPS targets get an IPI.
+  * seed 000 (`backlog_threaded` sysctl): unbound `napi/backlog-N` kthreads, THREADED set at run
+    time; variant "intended" wakes the remote target's thread, "as-written" schedules *this*
+    CPU's backlog as the patch's hunk does on >= 6.0 trees (see docs/openwrt-freeze.md).
+  * seed 002 (`thread_backlog_napi`): bound `backlog_napi/N` smpboot threads, THREADED from boot,
+    local-CPU shortcut to softirq (switchable off: the 2023 RFC).
+
+Simplifications:
+  * RFS (rps_sock_flow_table / rps_flow_cnt) is stored but does not steer: procnet has no
+    socket-to-CPU model for NIC flows. RPS map selection is exact.
+  * The defer list, GRO and TX softirq are not modelled.
+  * netif_running() is false from the moment unregister starts (dev_close).
+"""
+from __future__ import annotations
+
+from .config import NSEC_PER_MSEC, NSEC_PER_SEC, NSEC_PER_USEC, NetDeviceConfig, TrafficConfig
+from .netdevice import (NETREG_REGISTERED, NETREG_UNREGISTERED, NETREG_UNREGISTERING,
+                        NetDevice)
+from .sched import DEAD, PARKED, RUNNING, SLEEPING
+from .softnet import (NAPI_STATE_SCHED, NAPI_STATE_SCHED_THREADED, NAPI_STATE_THREADED,
+                      FlowLimit, SoftnetData, reciprocal_scale)
+from .traffic import Flow, flow_hash, make_source
+
+SCHED_BITS = NAPI_STATE_SCHED | NAPI_STATE_SCHED_THREADED
+
+
+class NetCoreSysctls:
+    """The net.core values the receive path reads (net_hotdata and dev.c globals)."""
+
+    def __init__(self, hz: int) -> None:
+        self.netdev_max_backlog = 1000
+        self.dev_weight = 64                 # weight_p
+        self.dev_weight_rx_bias = 1
+        self.dev_weight_tx_bias = 1
+        self.dev_rx_weight = 64
+        self.dev_tx_weight = 64
+        self.netdev_budget = 300
+        self.netdev_budget_usecs = 2 * 1_000_000 // hz
+        self.flow_limit_table_len = 4096
+        self.rps_sock_flow_entries = 0
+        self.rps_default_mask = 0
+
+
+class UnregisterResult:
+    """What unregister_netdevice() did: time it took and whether seed 000's wait was bounded."""
+
+    def __init__(self) -> None:
+        self.waited_ns = 0
+        self.error: str | None = None
+        self.dropped = 0
+
+    def __repr__(self) -> str:
+        return f"<UnregisterResult waited={self.waited_ns}ns dropped={self.dropped} error={self.error!r}>"
+
+
+class NetCore:
+    """Mixin of Machine holding the networking state and the dev.c functions."""
+
+    def __init__(self) -> None:
+        cfg = self.cfg
+        self.sysctl = NetCoreSysctls(cfg.hz)
+        self.softnet = [SoftnetData(c, self.sysctl.dev_weight) for c in range(cfg.cpus)]
+        self.netdevs: dict[str, NetDevice] = {}
+        self.traffic: dict[str, object] = {}
+        self.flows: list[Flow] = []
+        self._next_ifindex = 1
+        self._next_irq = 24
+        self.backlog_threaded = False        # seed 000's static bool in backlog_set_threaded
+        self.kthread_fail_at: int | None = None   # fault injection: fail the Nth kthread_run
+        self._kthreads_created = 0
+        self.stalled: dict[int, int] = {}    # cpu -> virtual time the stall was first seen
+
+    # ------------------------------------------------------------------ devices and traffic
+    def add_netdev(self, dcfg: NetDeviceConfig) -> NetDevice:
+        """register_netdevice(): new rx queues get rps_default_mask (rx_queue_default_mask)."""
+        if dcfg.name in self.netdevs:
+            raise ValueError(f"device {dcfg.name!r} already exists")
+        for c in dcfg.irq_cpus:
+            if not 0 <= c < self.cfg.cpus:
+                raise ValueError(f"{dcfg.name}: irq cpu {c} out of range 0..{self.cfg.cpus - 1}")
+        dev = NetDevice(dcfg, self._next_ifindex, self._next_irq)
+        self._next_ifindex += 1
+        if not dcfg.loopback:
+            self._next_irq += len(dev.rxqs)
+        for rxq in dev.rxqs:
+            if rxq.irq_cpu is not None and not self.cpus[rxq.irq_cpu].online:
+                rxq.irq_cpu = self.online_cpus()[0]
+            if self.sysctl.rps_default_mask:
+                self.set_rps_cpus(dev.name, rxq.index, self.sysctl.rps_default_mask)
+        self.netdevs[dev.name] = dev
+        return dev
+
+    def _new_flow(self, name: str, dev: NetDevice, tuple5: tuple) -> Flow:
+        f = Flow(len(self.flows), name, tuple5, flow_hash(tuple5, self.cfg.seed), dev)
+        self.flows.append(f)
+        return f
+
+    def add_traffic(self, tcfg: TrafficConfig):
+        """Start a seeded traffic source on a device's rx queues."""
+        if tcfg.name in self.traffic:
+            raise ValueError(f"traffic {tcfg.name!r} already exists")
+        dev = self.netdevs.get(tcfg.dev)
+        if dev is None:
+            raise ValueError(f"no device {tcfg.dev!r}")
+        if dev.loopback:
+            raise ValueError("traffic on lo comes from tasks (udp_rr), not from a generator")
+        src = make_source(tcfg, dev, self.cfg.seed, len(self.flows), self.eq.now_ns)
+        self.flows.extend(src.flows)
+        for q, stream in src.streams:
+            rxq = dev.rxqs[q]
+            rxq.fill(self.eq.now_ns, self.stats)
+            rxq.streams.append(stream)
+            if rxq.irq_armed:
+                self._arm_irq(rxq)
+        self.traffic[tcfg.name] = src
+        return src
+
+    def del_traffic(self, name: str) -> None:
+        src = self.traffic.pop(name, None)
+        if src is None:
+            raise KeyError(f"no traffic {name!r}")
+        dev = self.netdevs.get(src.cfg.dev)
+        if dev is not None:
+            for q, stream in src.streams:
+                dev.rxqs[q].fill(self.eq.now_ns, self.stats)
+                dev.rxqs[q].streams.remove(stream)
+        src.stop()
+
+    # ------------------------------------------------------------------ NIC interrupts
+    def _arm_irq(self, rxq) -> None:
+        """Re-enable the queue's interrupt: it fires rx_usecs after the next arrival."""
+        rxq.irq_armed = True
+        rxq.irq_token += 1
+        if rxq.ring:
+            when = self.eq.now_ns + rxq.dev.coalesce_ns()
+        else:
+            nxt = rxq.next_arrival_ns()
+            if nxt is None:
+                return
+            when = max(nxt, self.eq.now_ns) + rxq.dev.coalesce_ns()
+        self.eq.at(when, self._irq_fire, rxq, rxq.irq_token)
+
+    def _irq_fire(self, rxq, token: int) -> None:
+        if token != rxq.irq_token or not rxq.irq_armed or not rxq.dev.running:
+            return
+        rxq.fill(self.eq.now_ns, self.stats)
+        if not rxq.ring:            # the stream went quiet (traffic removed): re-arm lazily
+            self._arm_irq(rxq)
+            return
+        rxq.irq_armed = False
+        self.raise_irq(self.cpus[rxq.irq_cpu], "nic", rxq)
+
+    def rxq_interrupt(self, rxq, cpu) -> None:
+        """The driver's hardirq handler: napi_schedule() (NAPI) or netif_rx() per packet."""
+        rxq.irq_count += 1
+        if not rxq.dev.running:
+            return
+        if rxq.dev.cfg.driver == "napi":
+            napi = rxq.napi
+            if not napi.state & NAPI_STATE_SCHED:
+                napi.state |= NAPI_STATE_SCHED
+                self.____napi_schedule(self.softnet[cpu.id], napi)
+            return
+        rxq.fill(self.eq.now_ns, self.stats)
+        ring = rxq.ring
+        cost = self.cost.driver_rx_ns
+        while ring:
+            self._cost_acc += cost
+            self.netif_rx(ring.popleft(), cpu, rxq)
+        self._arm_irq(rxq)
+
+    # ------------------------------------------------------------------ entry points
+    def netif_rx(self, pkt, cpu, rxq) -> None:
+        """netif_rx_internal(): RPS may pick a CPU; -1 means this CPU."""
+        target = self.get_rps_cpu(rxq, pkt[1].hash)
+        if target < 0:
+            target = cpu.id
+        self._cost_acc += self.cost.enqueue_ns
+        self.enqueue_to_backlog(pkt, target, cpu.id)
+
+    def loopback_xmit(self, flow: Flow, cpu) -> None:
+        """loopback_xmit() -> __netif_rx() in the sender's context, BH disabled."""
+        self.stats.offered += 1
+        prev, self.ctx = self.ctx, "task_bh"
+        try:
+            self.netif_rx((self.eq.now_ns, flow), cpu, flow.dev.rxqs[0])
+        finally:
+            self.ctx = prev
+
+    def get_rps_cpu(self, rxq, hash_: int) -> int:
+        """get_rps_cpu(): cpus[reciprocal_scale(hash, len)], -1 without map, hash 0, offline."""
+        m = rxq.rps_map
+        if m is None or hash_ == 0:
+            return -1
+        tcpu = m[reciprocal_scale(hash_, len(m))]
+        return tcpu if self.cpus[tcpu].online else -1
+
+    def enqueue_to_backlog(self, pkt, target: int, this_cpu: int) -> bool:
+        """enqueue_to_backlog(): accept while qlen <= netdev_max_backlog and the flow is under its
+        limit; schedule the backlog NAPI only on the empty -> non-empty transition."""
+        flow = pkt[1]
+        if not flow.dev.running:
+            flow.dropped += 1
+            self.stats.drop("device_gone")
+            return False
+        sd = self.softnet[target]
+        qlen = len(sd.input_pkt_queue)
+        max_backlog = self.sysctl.netdev_max_backlog
+        # int max_backlog against an unsigned qlen: a negative value means no limit.
+        if (max_backlog < 0 or qlen <= max_backlog):
+            if not self.skb_flow_limit(flow.hash, qlen, this_cpu):
+                if qlen == 0 and not sd.backlog.state & NAPI_STATE_SCHED:
+                    sd.backlog.state |= NAPI_STATE_SCHED
+                    self.napi_schedule_rps(sd, self.softnet[this_cpu])
+                sd.input_pkt_queue.append(pkt)
+                sd.input_queue_tail += 1
+                return True
+            reason = "flow_limit"
+        else:
+            reason = "backlog"
+        sd.dropped += 1
+        flow.dropped += 1
+        self.stats.drop(reason)
+        return False
+
+    def skb_flow_limit(self, hash_: int, qlen: int, this_cpu: int) -> bool:
+        """skb_flow_limit(): past half the limit, this CPU's table decides (128-packet window)."""
+        max_backlog = self.sysctl.netdev_max_backlog
+        if max_backlog < 0 or qlen < (max_backlog >> 1):
+            return False
+        fl = self.softnet[this_cpu].flow_limit
+        if fl is None:
+            return False
+        return fl.over_limit(hash_)
+
+    # ------------------------------------------------------------------ scheduling NAPIs
+    def napi_schedule_rps(self, sd: SoftnetData, mysd: SoftnetData) -> None:
+        """napi_schedule_rps() in the machine's mode (see module docstring)."""
+        if sd is not mysd:
+            if self.cfg.use_backlog_threads:
+                self.____napi_schedule(mysd, sd.backlog)          # wakes sd's thread
+                return
+            if sd.backlog.state & NAPI_STATE_THREADED:           # seed 000
+                if self.cfg.felix_variant == "intended":
+                    self.____napi_schedule(mysd, sd.backlog)
+                else:
+                    # As written on >= 6.0 trees: fall through to the tail, which schedules
+                    # *this* CPU's backlog. sd keeps SCHED and nobody will poll it.
+                    self.____napi_schedule(mysd, mysd.backlog)
+                return
+            if sd not in mysd.rps_ipi_list:
+                mysd.rps_ipi_list.append(sd)
+            if not mysd.in_net_rx_action and not mysd.in_napi_threaded_poll:
+                self.raise_net_rx(self.cpus[mysd.cpu])
+            return
+        self.____napi_schedule(mysd, mysd.backlog)
+
+    def ____napi_schedule(self, sd: SoftnetData, napi) -> None:
+        """____napi_schedule(): wake the NAPI's thread, or add it to this CPU's poll_list."""
+        if napi.state & NAPI_STATE_THREADED and napi.thread is not None:
+            thread = napi.thread
+            local_shortcut = (self.cfg.use_backlog_threads and self.cfg.backlog_local_shortcut
+                              and thread is self.cpus[sd.cpu].backlog_thread)
+            if not local_shortcut:
+                napi.state |= NAPI_STATE_SCHED_THREADED
+                if not self.wake_up_process(thread) and thread.spinning:
+                    self._poke_spinner(thread)
+                return
+        if napi.on_poll_list is not None:
+            return        # list_add_tail on a queued NAPI is a bug in the kernel; never here
+        sd.poll_list.append(napi)
+        napi.on_poll_list = sd.cpu
+        if not sd.in_net_rx_action:
+            self.raise_net_rx(self.cpus[sd.cpu])
+
+    def _poke_spinner(self, thread) -> None:
+        """A busy-polling thread notices the new SCHED bit at its next loop iteration."""
+        cpu = self.cpus[thread.cpu]
+        if cpu.curr is thread and cpu.chunk is not None and cpu.chunk[3] is thread:
+            self._cut_chunk(cpu)
+            thread.remaining_ns = 0
+            self._kick(cpu)
+
+    def _ipi_arrive(self, target, remsd: SoftnetData) -> None:
+        if not target.online:
+            remsd.ipi_inflight -= 1       # a CPU that died meanwhile never takes it
+            return
+        self.raise_irq(target, "ipi", remsd)
+
+    def rps_trigger_softirq(self, sd: SoftnetData, cpu) -> None:
+        """rps_trigger_softirq(): the RPS IPI handler on the target CPU."""
+        sd.ipi_inflight -= 1
+        if sd.backlog.on_poll_list is None:
+            self.____napi_schedule(sd, sd.backlog)
+        sd.received_rps += 1
+
+    def net_rps_send_ipi(self, mysd: SoftnetData) -> int:
+        """net_rps_send_ipi(): one IPI per listed remote softnet_data whose CPU is online."""
+        cost = 0
+        lst, mysd.rps_ipi_list = mysd.rps_ipi_list, []
+        for remsd in lst:
+            target = self.cpus[remsd.cpu]
+            if target.online:
+                cost += self.cost.ipi_send_ns
+                self.stats.ipis_sent += 1
+                remsd.ipi_inflight += 1
+                self.eq.after(self.cost.ipi_latency_ns, self._ipi_arrive, target, remsd)
+        return cost
+
+    # ------------------------------------------------------------------ polling
+    def deliver(self, pkt, run_cpu: int, t_done: int) -> None:
+        """__netif_receive_skb(): the packet reaches the protocol; `processed` counts it here."""
+        flow = pkt[1]
+        if flow.dev.reg_state == NETREG_UNREGISTERED:
+            # Only reachable in seed 000, whose dev_cpu_dead leaves an offline CPU's queue to
+            # its thread and whose flush only walks online CPUs: a kernel would touch a freed
+            # net_device here. Count it, say it, and do not deliver.
+            self.stats.delivered_after_unregister += 1
+            flow.dropped += 1
+            self.stats.drop("device_gone")
+            self.log(f"procnet: packet for unregistered {flow.dev.name} left in a backlog "
+                     f"(seed 000 hazard), dropped on cpu{run_cpu}")
+            return
+        self.softnet[run_cpu].processed += 1
+        flow.delivered += 1
+        stats = self.stats
+        stats.delivered += 1
+        stats.latency.record(t_done - pkt[0])
+        self.cpus[run_cpu].delivered += 1
+        if flow.sink is not None:
+            self.eq.at(t_done, self.sock_deliver, run_cpu, flow.sink, pkt)
+
+    def process_backlog(self, napi, quota: int, run_cpu: int, t0: int) -> tuple[int, int]:
+        """process_backlog(): drain process_queue, splice input_pkt_queue, complete when empty.
+        Returns (work, cost_ns)."""
+        sd = napi.sd
+        cost = 0
+        if sd.rps_ipi_list and not self.cfg.use_backlog_threads:
+            cost += self.net_rps_send_ipi(sd)
+        napi.weight = self.sysctl.dev_rx_weight      # takes effect from the next poll
+        work = 0
+        per_pkt = self.cost.protocol_ns
+        pq = sd.process_queue
+        deliver = self.deliver
+        while True:
+            while pq:
+                pkt = pq.popleft()
+                cost += per_pkt
+                deliver(pkt, run_cpu, t0 + cost)
+                work += 1
+                if work >= quota:
+                    sd.input_queue_head += work
+                    return work, cost
+            sd.process_queue_empty += 1
+            if not sd.input_pkt_queue:
+                napi.state &= ~SCHED_BITS            # keeps THREADED
+                break
+            pq.extend(sd.input_pkt_queue)            # skb_queue_splice_tail_init
+            sd.input_pkt_queue.clear()
+        sd.input_queue_head += work
+        return work, cost
+
+    def napi_poll_device(self, napi, quota: int, cpu, t0: int) -> tuple[int, int]:
+        """A NAPI driver's poll: up to `quota` packets from the ring via netif_receive_skb()."""
+        rxq = napi.rxq
+        rxq.fill(self.eq.now_ns, self.stats)
+        ring = rxq.ring
+        cost = 0
+        work = 0
+        c = self.cost
+        while ring and work < quota:
+            pkt = ring.popleft()
+            work += 1
+            cost += c.driver_rx_ns
+            target = self.get_rps_cpu(rxq, pkt[1].hash)
+            if target >= 0:
+                cost += c.enqueue_ns
+                self.enqueue_to_backlog(pkt, target, cpu.id)
+            else:
+                cost += c.protocol_ns
+                self.deliver(pkt, cpu.id, t0 + cost)
+        if work < quota:
+            napi.state &= ~SCHED_BITS                # napi_complete_done()
+            self._arm_irq(rxq)
+        return work, cost
+
+    def __napi_poll(self, napi, cpu, t0: int) -> tuple[int, int, bool]:
+        """__napi_poll(): poll only if SCHED is set; a full-weight poll asks for a repoll."""
+        weight = napi.weight
+        if not napi.state & NAPI_STATE_SCHED:
+            return 0, 0, False
+        self._cost_acc = 0
+        if napi.sd is not None:
+            work, cost = self.process_backlog(napi, weight, cpu.id, t0)
+        else:
+            work, cost = self.napi_poll_device(napi, weight, cpu, t0)
+        cost += self._cost_acc
+        self._cost_acc = 0
+        return work, cost, work >= weight
+
+    def net_rx_action_begin(self, cpu) -> None:
+        """net_rx_action() entry: take the whole poll_list, set budget and time limit."""
+        sd = self.softnet[cpu.id]
+        sd.in_net_rx_action = True
+        local = list(sd.poll_list)
+        sd.poll_list.clear()
+        hz = self.cfg.hz
+        usecs_to_jiffies = -(-self.sysctl.netdev_budget_usecs * hz // 1_000_000)
+        cpu.net_rx = {"list": local, "repoll": [], "budget": self.sysctl.netdev_budget,
+                      "time_limit": self.jiffies() + usecs_to_jiffies}
+
+    def net_rx_action_poll_one(self, cpu) -> None:
+        """One iteration of net_rx_action's loop, or its exit."""
+        sd = self.softnet[cpu.id]
+        st = cpu.net_rx
+        if not st["list"]:
+            if not st["repoll"]:
+                sd.in_net_rx_action = False
+                if sd.poll_list:                     # refilled while we ran: start again
+                    sd.in_net_rx_action = True
+                    st["list"] = list(sd.poll_list)
+                    sd.poll_list.clear()
+                    self.net_rx_action_poll_one(cpu)
+                    return
+                if not sd.rps_ipi_list:
+                    cpu.net_rx = None
+                    self._net_rx_action_done(cpu)
+                    self._dispatch(cpu)
+                    return
+            self._net_rx_action_exit(cpu, sd, st, 0)
+            return
+        napi = st["list"].pop(0)
+        napi.on_poll_list = None
+        self._cost_acc = 0
+        work, cost, repoll = self.__napi_poll(napi, cpu, self.eq.now_ns + self.cost.napi_poll_ns)
+        if repoll:
+            st["repoll"].append(napi)
+            napi.on_poll_list = cpu.id
+        st["budget"] -= work
+
+        def after_poll() -> None:
+            if st["budget"] <= 0 or self.jiffies() >= st["time_limit"]:
+                sd.time_squeeze += 1
+                self._net_rx_action_exit(cpu, sd, st, 0, dispatch=False)
+
+        self._start_chunk(cpu, "softirq", self.cost.napi_poll_ns + cost, cpu.softirq_host,
+                          False, after_poll)
+
+    def _net_rx_action_exit(self, cpu, sd, st, extra_ns: int, dispatch: bool = True) -> None:
+        """net_rx_action() exit: poll_list = unprocessed + added meanwhile + repoll; re-raise
+        NET_RX if non-empty; send pending RPS IPIs."""
+        new = st["list"] + list(sd.poll_list) + st["repoll"]
+        sd.poll_list.clear()
+        sd.poll_list.extend(new)
+        for n in new:
+            n.on_poll_list = cpu.id
+        if new:
+            cpu.softirq_pending = True          # __raise_softirq_irqoff: no ksoftirqd wake-up
+        else:
+            sd.in_net_rx_action = False
+        cost = self.net_rps_send_ipi(sd) if sd.rps_ipi_list else 0
+        cpu.net_rx = None
+        self._net_rx_action_done(cpu)
+        if cost:
+            self._start_chunk(cpu, "softirq", cost, cpu.softirq_host, False, None)
+        elif dispatch:
+            self._dispatch(cpu)
+
+    # ------------------------------------------------------------------ threaded NAPI
+    def _napi_thread_body(self, t):
+        """napi_threaded_poll(): napi_thread_wait() for SCHED_THREADED, then poll until no
+        repoll. A poll with SCHED clear does nothing and SCHED_THREADED stays set: the loop then
+        spins (the seed-000 as-written busy loop)."""
+        napi = t.napi
+        while True:
+            while not napi.state & NAPI_STATE_SCHED_THREADED:
+                yield ("sleep",)
+            while True:
+                cpu = self.cpus[t.cpu]
+                sd = self.softnet[cpu.id]
+                sd.in_napi_threaded_poll = True
+                work, cost, repoll = self.__napi_poll(napi, cpu, self.eq.now_ns)
+                sd.in_napi_threaded_poll = False
+                if sd.rps_ipi_list:
+                    cost += self.net_rps_send_ipi(sd)
+                if work == 0 and not napi.state & NAPI_STATE_SCHED and \
+                        napi.state & NAPI_STATE_SCHED_THREADED:
+                    yield ("spin",)
+                    break
+                yield ("run", self.cost.napi_poll_ns + cost, "system", False)
+                yield ("bh_enable",)
+                if not repoll:
+                    break
+                yield ("resched",)
+
+    def _setup_backlog_napi_threads(self) -> None:
+        """Seed 002: smpboot_register_percpu_thread(backlog_threads); .setup sets THREADED."""
+        for c in self.cpus:
+            sd = self.softnet[c.id]
+            t = self._spawn_kthread(f"backlog_napi/{c.id}", self._napi_thread_body, cpu=c.id,
+                                    per_cpu=True, napi=sd.backlog)
+            sd.backlog.thread = t
+            sd.backlog.state |= NAPI_STATE_THREADED
+            c.backlog_thread = t
+
+    def backlog_set_threaded(self, threaded: bool) -> int:
+        """backlog_set_threaded() of seed 000: create missing unbound napi/backlog-N threads,
+        then set or clear THREADED under each backlog lock. Returns 0 or -errno.
+
+        Deviation from the patch: when kthread_run fails, the patch forces the mode off but its
+        sysctl keeps the value written; procnet's handler reads back the real mode."""
+        if self.cfg.use_backlog_threads:
+            raise OSError(95, "backlog_threaded: the boot option thread_backlog_napi already "
+                              "threads the backlog (the two designs are alternatives)")
+        if self.backlog_threaded == threaded:
+            return 0
+        err = 0
+        if threaded:
+            for sd in self.softnet:
+                napi = sd.backlog
+                if napi.thread is not None:
+                    continue
+                self._kthreads_created += 1
+                if self.kthread_fail_at is not None and self._kthreads_created >= self.kthread_fail_at:
+                    err = -12
+                    self.log(f"kthread_run failed with err {err}")
+                    threaded = False
+                    break
+                napi.thread = self._spawn_kthread(f"napi/backlog-{sd.cpu}",
+                                                  self._napi_thread_body, cpu=sd.cpu,
+                                                  per_cpu=False, napi=napi)
+        self.backlog_threaded = threaded
+        for sd in self.softnet:
+            if threaded:
+                sd.backlog.state |= NAPI_STATE_THREADED
+            else:
+                sd.backlog.state &= ~NAPI_STATE_THREADED
+        return err
+
+    def dev_set_threaded(self, name: str, threaded: bool) -> None:
+        """dev_set_threaded(): per-device threaded NAPI with unbound napi/<dev>-<id> threads."""
+        dev = self._dev(name)
+        if dev.loopback:
+            raise OSError(95, f"{name} has no NAPI")
+        for rxq in dev.rxqs:
+            napi = rxq.napi
+            if threaded and napi.thread is None:
+                napi.thread = self._spawn_kthread(f"napi/{name}-{rxq.index}",
+                                                  self._napi_thread_body, cpu=rxq.irq_cpu or 0,
+                                                  per_cpu=False, napi=napi)
+        dev.threaded = int(threaded)
+        for rxq in dev.rxqs:
+            if threaded:
+                rxq.napi.state |= NAPI_STATE_THREADED
+            else:
+                rxq.napi.state &= ~NAPI_STATE_THREADED
+
+    # ------------------------------------------------------------------ configuration
+    def _dev(self, name: str) -> NetDevice:
+        dev = self.netdevs.get(name)
+        if dev is None:
+            raise KeyError(f"no device {name!r}")
+        return dev
+
+    def set_rps_cpus(self, dev_name: str, queue: int, mask: int) -> int:
+        """store_rps_map(): map = written mask & online CPUs, ascending; empty -> no RPS.
+        Returns the mask rps_cpus reads back."""
+        dev = self._dev(dev_name)
+        if not 0 <= queue < len(dev.rxqs):
+            raise KeyError(f"{dev_name} has no rx-{queue}")
+        online = sum(1 << c for c in self.online_cpus())
+        eff = mask & online
+        rxq = dev.rxqs[queue]
+        rxq.rps_map = [c for c in range(self.cfg.cpus) if eff >> c & 1] or None
+        rxq.rps_mask = eff if rxq.rps_map else 0
+        return rxq.rps_mask
+
+    def set_sysctl(self, name: str, value: int) -> None:
+        """Apply an already-parsed net.core value with the side effects of its handler."""
+        s = self.sysctl
+        if name in ("dev_weight", "dev_weight_rx_bias", "dev_weight_tx_bias"):
+            if value < 1:
+                raise ValueError(f"{name} must be >= 1 (got {value})")
+            setattr(s, name, value)
+            # proc_do_dev_weight(): recompute under dev_weight_mutex; no overflow check.
+            s.dev_rx_weight = _s32(s.dev_weight * s.dev_weight_rx_bias)
+            s.dev_tx_weight = _s32(s.dev_weight * s.dev_weight_tx_bias)
+        elif name == "flow_limit_table_len":
+            if value <= 0 or value & (value - 1):
+                raise ValueError(f"flow_limit_table_len must be a power of two (got {value})")
+            s.flow_limit_table_len = value
+        elif name == "flow_limit_cpu_bitmap":
+            self.set_flow_limit_cpu_bitmap(value)
+        elif name == "backlog_threaded":
+            err = self.backlog_set_threaded(bool(value))
+            if err:
+                raise OSError(-err, f"backlog_threaded: kthread_run failed with err {err}")
+        elif hasattr(s, name):
+            setattr(s, name, value)
+        else:
+            raise KeyError(f"unknown sysctl {name!r}")
+
+    def set_flow_limit_cpu_bitmap(self, mask: int) -> None:
+        """flow_limit_cpu_sysctl(): allocate tables for set bits, free them for cleared bits."""
+        for sd in self.softnet:
+            want = bool(mask >> sd.cpu & 1)
+            if want and sd.flow_limit is None:
+                sd.flow_limit = FlowLimit(self.sysctl.flow_limit_table_len)
+            elif not want and sd.flow_limit is not None:
+                sd.flow_limit = None
+
+    def flow_limit_cpu_bitmap(self) -> int:
+        return sum(1 << sd.cpu for sd in self.softnet if sd.flow_limit is not None)
+
+    # ------------------------------------------------------------------ unregister
+    def unregister_netdev(self, name: str) -> UnregisterResult:
+        """unregister_netdevice(): dev_close, flush_all_backlogs, then the device is gone.
+
+        Seed 000 with THREADED backlogs may wait (msleep(1) loop, in virtual time) for a thread
+        to drain process_queue; the wait is bounded by cfg.flush_wait_limit_ns and then reported
+        as an error, the hung thread's packets dropped so the emulation can go on."""
+        dev = self._dev(name)
+        if dev.loopback:
+            raise OSError(1, "lo cannot be unregistered")
+        res = UnregisterResult()
+        dev.reg_state = NETREG_UNREGISTERING
+        for tname in [n for n, s in self.traffic.items() if s.cfg.dev == name]:
+            self.del_traffic(tname)
+        for rxq in dev.rxqs:                           # dev_close(): napi_disable, free ring
+            rxq.irq_token += 1
+            rxq.irq_armed = False
+            napi = rxq.napi
+            if napi.on_poll_list is not None:
+                lst = self.softnet[napi.on_poll_list].poll_list
+                if napi in lst:
+                    lst.remove(napi)
+                for c in self.cpus:
+                    if c.net_rx:
+                        for key in ("list", "repoll"):
+                            if napi in c.net_rx[key]:
+                                c.net_rx[key].remove(napi)
+                napi.on_poll_list = None
+            napi.state &= NAPI_STATE_THREADED
+            for pkt in rxq.ring:
+                pkt[1].dropped += 1
+            n = len(rxq.ring)
+            rxq.ring.clear()
+            self.stats.drop("device_gone", n)
+            res.dropped += n
+            if napi.thread is not None:
+                self._kill(napi.thread)
+                napi.thread = None
+        waits = self.flush_all_backlogs(dev, res)
+        if waits:
+            deadline = self.eq.now_ns + self.cfg.flush_wait_limit_ns
+            start = self.eq.now_ns
+            while waits and self.eq.now_ns < deadline:
+                self.run_for(NSEC_PER_MSEC)               # msleep(1)
+                waits = [(sd, gen) for sd, gen in waits if sd.process_queue_empty == gen]
+            res.waited_ns = self.eq.now_ns - start
+            for sd, _ in waits:
+                thread = sd.backlog.thread
+                res.error = (f"flush_backlog: {thread.comm if thread else 'no thread'} did not "
+                             f"drain process_queue of cpu{sd.cpu} within "
+                             f"{self.cfg.flush_wait_limit_ns // NSEC_PER_MSEC} ms; a kernel "
+                             f"would hang in unregister_netdevice here")
+                self.log("INFO: task unregister blocked: " + res.error)
+                res.dropped += self._purge(sd.process_queue, dev, sd)
+        dev.reg_state = NETREG_UNREGISTERED
+        del self.netdevs[name]
+        return res
+
+    def _purge(self, queue, dev, sd) -> int:
+        keep = [p for p in queue if p[1].dev is not dev]
+        n = len(queue) - len(keep)
+        if n:
+            for p in queue:
+                if p[1].dev is dev:
+                    p[1].dropped += 1
+            queue.clear()
+            queue.extend(keep)
+            sd.input_queue_head += n
+            self.stats.drop("device_gone", n)
+        return n
+
+    def flush_all_backlogs(self, dev, res: UnregisterResult) -> list:
+        """flush_all_backlogs() -> flush_backlog() on each online CPU. Returns seed 000's
+        (sd, generation) pairs it must wait for."""
+        waits = []
+        for c in self.cpus:
+            if not c.online:
+                continue
+            sd = self.softnet[c.id]
+            res.dropped += self._purge(sd.input_pkt_queue, dev, sd)
+            felix_threaded = (sd.backlog.state & NAPI_STATE_THREADED
+                              and not self.cfg.use_backlog_threads)
+            if felix_threaded:
+                if any(p[1].dev is dev for p in sd.process_queue):
+                    waits.append((sd, sd.process_queue_empty))
+                elif sd.process_queue:
+                    waits.append((sd, sd.process_queue_empty))
+                continue
+            res.dropped += self._purge(sd.process_queue, dev, sd)
+        return waits
+
+    # ------------------------------------------------------------------ hotplug
+    def dev_cpu_dead(self, oldcpu: int, cpu) -> None:
+        """dev_cpu_dead(), run on `cpu` after oldcpu died."""
+        oldsd = self.softnet[oldcpu]
+        sd = self.softnet[cpu.id]
+        self.curr_cpu = cpu.id
+        for napi in list(oldsd.poll_list):
+            napi.on_poll_list = None
+            if napi.is_backlog:
+                napi.state &= NAPI_STATE_THREADED
+            else:
+                self.____napi_schedule(sd, napi)
+        oldsd.poll_list.clear()
+        if oldsd.backlog.state & NAPI_STATE_THREADED and not self.cfg.use_backlog_threads:
+            return          # seed 000: the unbound thread keeps the dead CPU's queues
+        if not self.cfg.use_backlog_threads and oldsd.rps_ipi_list:
+            self.net_rps_send_ipi(oldsd)
+        oldsd.rps_ipi_list = []
+        prev, self.ctx = self.ctx, "task_bh"
+        try:
+            for queue in (oldsd.process_queue, oldsd.input_pkt_queue):
+                while queue:
+                    pkt = queue.popleft()
+                    oldsd.input_queue_head += 1
+                    rxq = pkt[1].dev.rxqs[0]
+                    self.netif_rx(pkt, cpu, rxq)
+        finally:
+            self.ctx = prev
+        if cpu.softirq_pending and not cpu.softirq_active:
+            self._wakeup_softirqd(cpu)
+
+    # ------------------------------------------------------------------ views
+    def softnet_stat(self) -> list[tuple[int, ...]]:
+        """Rows of /proc/net/softnet_stat: online CPUs only, ascending."""
+        return [self.softnet[c.id].softnet_stat_row() for c in self.cpus if c.online]
+
+    def queued(self) -> int:
+        n = sum(sd.qlen() for sd in self.softnet)
+        for dev in self.netdevs.values():
+            for rxq in dev.rxqs:
+                n += len(rxq.ring)
+        return n
+
+    def conservation(self) -> tuple[int, int, dict[str, int], int]:
+        """(offered, delivered, dropped by reason, queued); offered == the sum of the rest."""
+        self._fill_all_rings()
+        s = self.stats
+        return s.offered, s.delivered, dict(s.dropped), self.queued()
+
+    def check_conservation(self) -> None:
+        offered, delivered, dropped, queued = self.conservation()
+        if offered != delivered + sum(dropped.values()) + queued:
+            raise AssertionError(f"conservation violated: offered {offered} != delivered "
+                                 f"{delivered} + dropped {dropped} + queued {queued}")
+
+    def detect_stalls(self) -> list[int]:
+        """Backlogs with SCHED set, packets queued, and no context that will ever poll them:
+        not on any poll_list, not owned by a woken or runnable thread. A real kernel has no such
+        check; procnet logs each new stall once."""
+        found = []
+        for sd in self.softnet:
+            napi = sd.backlog
+            stalled = False
+            if napi.state & NAPI_STATE_SCHED and (sd.input_pkt_queue or sd.process_queue):
+                pollable = napi.on_poll_list is not None or any(
+                    napi in (c.net_rx or {}).get(k, ()) for c in self.cpus for k in ("list", "repoll"))
+                t = napi.thread
+                thread_will_poll = (napi.state & NAPI_STATE_THREADED and t is not None
+                                    and napi.state & NAPI_STATE_SCHED_THREADED
+                                    and t.state in (RUNNING, SLEEPING, PARKED))
+                ipi_coming = sd.ipi_inflight > 0 or any(sd in o.rps_ipi_list for o in self.softnet)
+                stalled = not pollable and not thread_will_poll and not ipi_coming
+            if stalled:
+                found.append(sd.cpu)
+                if sd.cpu not in self.stalled:
+                    self.stalled[sd.cpu] = self.eq.now_ns
+                    self.stats.stalls_detected += 1
+                    self.log(f"procnet: backlog stall on cpu{sd.cpu}: NAPI state "
+                             f"{napi.state_names()}, {sd.qlen()} packets queued, no context "
+                             f"will poll it")
+            else:
+                self.stalled.pop(sd.cpu, None)
+        return found
+
+
+def _s32(v: int) -> int:
+    v &= 0xFFFFFFFF
+    return v - (1 << 32) if v >= 1 << 31 else v

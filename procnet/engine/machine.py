@@ -1,0 +1,848 @@
+"""The machine: CPUs running hardirqs, softirqs and tasks over one event queue.
+
+This module models how a CPU spends its time (kernel/softirq.c `__do_softirq`, `irq_exit`,
+`ksoftirqd`; the scheduler's core in kernel/sched/core.c) and owns every object of a run.
+The receive path itself (net/core/dev.c) lives in `procnet.engine.dev`, mixed in as `NetCore`.
+
+Execution model. A CPU executes "chunks": a hardirq handler, one NAPI poll inside
+`net_rx_action`, or a slice of a task's work. A chunk's effects are applied when it starts (with
+exact per-packet timestamps inside it); the CPU is then busy until the chunk ends. Priority at
+each dispatch: pending hardirqs, then an active softirq loop, then the current task.
+
+Simplifications:
+  * Hard and soft IRQ chunks and NAPI polls in threads are not preempted; a hardirq that arrives
+    meanwhile is taken when the chunk ends (a poll is tens of microseconds). User-task chunks and
+    busy-spinning threads are preempted at once.
+  * A CPU going offline stops at once; the chunk it was running has already taken effect.
+"""
+from __future__ import annotations
+
+import random
+from collections import deque
+
+from .config import (NSEC_PER_MSEC, NSEC_PER_SEC, NSEC_PER_USEC, MachineConfig,
+                     NetDeviceConfig, TaskConfig, TrafficConfig, UdpRRConfig)
+from .dev import NetCore
+from .events import EventQueue
+from .netdevice import NetDevice
+from .sched import DEAD, PARKED, RUNNING, SLEEPING, RunQueue, Task, ilog2
+from .softnet import SoftnetData
+from .stats import DROP_REASONS, LatencyHistogram
+
+MAX_SOFTIRQ_RESTART = 10
+MAX_SOFTIRQ_TIME_MS = 2
+LONG_CHUNK_NS = 10 * NSEC_PER_MSEC
+PID_KTHREAD_BASE = 2      # pids below user tasks, as on a booted system
+PID_USER_BASE = 1000
+
+BUCKETS = ("user", "system", "irq", "softirq", "idle")
+
+
+class Cpu:
+    """One CPU: its run queue, pending interrupts, softirq loop state and time accounting."""
+
+    def __init__(self, cpu_id: int) -> None:
+        self.id = cpu_id
+        self.online = True
+        self.rq = RunQueue()
+        self.curr: Task | None = None
+        self.irq_pending: deque = deque()
+        self.softirq_pending = False
+        self.softirq_active = False       # inside __do_softirq
+        self.softirq_host: Task | None = None   # task context running it (None: irq exit)
+        self.softirq_restart = 0
+        self.softirq_end_jiffy = 0
+        self.net_rx: dict | None = None   # state of the running net_rx_action
+        self.softirq_deferred = False
+        self.need_resched = False
+        self.token = 0                    # current chunk; a stale chunk-end event is ignored
+        self.chunk: tuple | None = None   # (kind, start_ns, end_ns, task, preemptible, on_done)
+        self.dispatch_pending = False
+        self.idle_since: int | None = 0
+        self.slice_end_ns = 0
+        self.acct = dict.fromkeys(BUCKETS, 0)
+        self.ctxt = 0
+        self.net_rx_softirqs = 0          # NET_RX entries in /proc/softirqs
+        self.irqs: dict[str, int] = {"CAL": 0, "RES": 0}
+        self.ksoftirqd: Task | None = None
+        self.backlog_thread: Task | None = None   # seed 002's backlog_napi/N
+        self.delivered = 0
+        self.last_ran: Task | None = None     # for counting context switches (None = idle)
+
+    @property
+    def idle(self) -> bool:
+        """idle_cpu(): no task running or queued (IRQ and softirq work is invisible here)."""
+        return self.curr is None and not self.rq.tasks
+
+
+class Socket:
+    """A UDP socket an emulated task blocks on (one end of a UDP_RR pair)."""
+
+    __slots__ = ("queue", "waiter")
+
+    def __init__(self) -> None:
+        self.queue: deque = deque()
+        self.waiter: Task | None = None
+
+
+class UdpRR:
+    """A netperf UDP_RR-like pair over lo: one transaction = request + response."""
+
+    def __init__(self, cfg: UdpRRConfig) -> None:
+        self.cfg = cfg
+        self.client_sock = Socket()
+        self.server_sock = Socket()
+        self.transactions = 0
+        self.rtt = LatencyHistogram()
+        self.client: Task | None = None
+        self.server: Task | None = None
+        self.req_flow = None
+        self.resp_flow = None
+
+
+class Stats:
+    """Machine-wide counters that the kernel does not keep in one place."""
+
+    def __init__(self) -> None:
+        self.offered = 0
+        self.delivered = 0
+        self.dropped = dict.fromkeys(DROP_REASONS, 0)
+        self.latency = LatencyHistogram()
+        self.ipis_sent = 0
+        self.wakeups = 0
+        self.migrations = 0
+        self.delivered_after_unregister = 0
+        self.stalls_detected = 0
+
+    def drop(self, reason: str, n: int = 1) -> None:
+        self.dropped[reason] += n
+
+
+class Machine(NetCore):
+    """A running machine. See README "Python API" for a walk-through.
+
+    >>> m = Machine(MachineConfig(cpus=4))
+    >>> m.add_traffic(TrafficConfig("t", flows=2, pps=100_000))
+    >>> m.run_for(10 * NSEC_PER_MSEC)
+    """
+
+    def __init__(self, cfg: MachineConfig | None = None) -> None:
+        cfg = cfg or MachineConfig()
+        self.cfg = cfg
+        self.cost = cfg.cost
+        self.eq = EventQueue()
+        self.rng = random.Random(cfg.seed)
+        self.stats = Stats()
+        self.dmesg: list[tuple[int, str]] = []
+        self.cpus = [Cpu(i) for i in range(cfg.cpus)]
+        factor = 1 + ilog2(min(cfg.cpus, 8))        # sysctl_sched_tunable_scaling = log
+        self.slice_ns = cfg.sched.base_slice_ns * factor
+        self.wakeup_gran_ns = cfg.sched.wakeup_granularity_ns * factor
+        self.tasks: dict[int, Task] = {}
+        self._next_kpid = PID_KTHREAD_BASE
+        self._next_upid = PID_USER_BASE
+        self.user_tasks: dict[str, Task] = {}
+        self.udp_rr: dict[str, UdpRR] = {}
+        self._cost_acc = 0                        # extra cost accrued by the current chunk
+        self.ctx = "task"                         # hardirq | softirq | task_bh | task
+        self.curr_cpu = 0                         # the CPU whose chunk is being computed
+        NetCore.__init__(self)
+        for c in self.cpus:
+            c.ksoftirqd = self._spawn_kthread(f"ksoftirqd/{c.id}", self._ksoftirqd_body,
+                                              cpu=c.id, per_cpu=True)
+        if cfg.use_backlog_threads:
+            self._setup_backlog_napi_threads()
+        for d in cfg.devices:
+            self.add_netdev(d)
+        for t in cfg.traffic:
+            self.add_traffic(t)
+        for t in cfg.tasks:
+            self.add_task(t)
+        for p in cfg.udp_rr:
+            self.add_udp_rr(p)
+        self.eq.at(cfg.sched.balance_interval_ns, self._periodic_balance)
+
+    # ------------------------------------------------------------------ public API: time
+    @property
+    def now_ns(self) -> int:
+        return self.eq.now_ns
+
+    def run_for(self, duration_ns: int) -> None:
+        """Simulate `duration_ns` more nanoseconds of virtual time."""
+        if duration_ns < 0:
+            raise ValueError(f"duration must be >= 0 (got {duration_ns})")
+        self.run_until(self.eq.now_ns + duration_ns)
+
+    def run_until(self, end_ns: int, max_events: int | None = None) -> bool:
+        """Run events up to `end_ns`; with `max_events` may stop early (returns False)."""
+        done = self.eq.run_until(end_ns, max_events)
+        if done:
+            self._fill_all_rings()
+        return done
+
+    def jiffies(self, t_ns: int | None = None) -> int:
+        t = self.eq.now_ns if t_ns is None else t_ns
+        return t * self.cfg.hz // NSEC_PER_SEC
+
+    def log(self, msg: str) -> None:
+        """printk(): kept with its virtual timestamp for procnet/dmesg."""
+        self.dmesg.append((self.eq.now_ns, msg))
+
+    # ------------------------------------------------------------------ public API: tasks
+    def add_task(self, cfg: TaskConfig, policy: str = "other") -> Task:
+        """Start a CPU-hog (util=100) or duty-cycle user task."""
+        if cfg.name in self.user_tasks:
+            raise ValueError(f"task {cfg.name!r} already exists")
+        if not 0 < cfg.util <= 100:
+            raise ValueError(f"util must be in 1..100 (got {cfg.util})")
+        allowed = self._affinity(cfg.cpus)
+        t = self._new_task(cfg.name, "user", allowed, min(allowed), policy=policy)
+        t.body = self._hog_body(t, cfg)
+        self.user_tasks[cfg.name] = t
+        self.wake_up_process(t)
+        return t
+
+    def del_task(self, name: str) -> None:
+        t = self.user_tasks.pop(name, None)
+        if t is None:
+            raise KeyError(f"no task {name!r}")
+        self._kill(t)
+
+    def set_affinity(self, pid: int, cpus) -> None:
+        """sched_setaffinity(): refuses per-CPU kthreads (EINVAL) and masks with no online CPU."""
+        t = self.tasks.get(pid)
+        if t is None or t.state == DEAD:
+            raise LookupError(f"no task with pid {pid}")
+        if t.per_cpu:
+            raise PermissionError(f"{t.comm} is bound to its CPU (PF_NO_SETAFFINITY)")
+        allowed = self._affinity(cpus)
+        if not any(self.cpus[c].online for c in allowed):
+            raise ValueError(f"affinity {sorted(allowed)} has no online CPU")
+        t.allowed = allowed
+        if t.cpu not in allowed:
+            self._move_task(t, self._select_task_rq(t, t.cpu))
+
+    def add_udp_rr(self, cfg: UdpRRConfig) -> UdpRR:
+        """Start a UDP_RR pair over lo: client sends, server answers, each transaction counted."""
+        if cfg.name in self.udp_rr:
+            raise ValueError(f"udp_rr {cfg.name!r} already exists")
+        lo = self.netdevs.get("lo")
+        if lo is None:
+            raise ValueError("udp_rr needs the lo device")
+        pair = UdpRR(cfg)
+        pair.req_flow = self._new_flow(f"{cfg.name}/req", lo, ("127.0.0.1", "127.0.0.1", 17,
+                                                               40000 + len(self.udp_rr), 12865))
+        pair.resp_flow = self._new_flow(f"{cfg.name}/resp", lo, ("127.0.0.1", "127.0.0.1", 17,
+                                                                 12865, 40000 + len(self.udp_rr)))
+        pair.req_flow.sink = pair.server_sock
+        pair.resp_flow.sink = pair.client_sock
+        ca, sa = self._affinity(cfg.client_cpus), self._affinity(cfg.server_cpus)
+        pair.server = self._new_task(f"{cfg.name}-server", "user", sa, min(sa))
+        pair.client = self._new_task(f"{cfg.name}-client", "user", ca, min(ca))
+        pair.server.body = self._udp_server_body(pair)
+        pair.client.body = self._udp_client_body(pair)
+        self.udp_rr[cfg.name] = pair
+        self.wake_up_process(pair.server)
+        self.wake_up_process(pair.client)
+        return pair
+
+    def task_list(self) -> list[Task]:
+        return [t for t in sorted(self.tasks.values(), key=lambda t: t.pid) if t.state != DEAD]
+
+    # ------------------------------------------------------------------ task plumbing
+    def _affinity(self, cpus) -> frozenset[int]:
+        if cpus is None:
+            return frozenset(range(self.cfg.cpus))
+        s = frozenset(int(c) for c in cpus)
+        if not s or any(not 0 <= c < self.cfg.cpus for c in s):
+            raise ValueError(f"cpus must be a non-empty subset of 0..{self.cfg.cpus - 1} "
+                             f"(got {sorted(s)})")
+        return s
+
+    def _new_task(self, comm: str, kind: str, allowed: frozenset[int], cpu: int,
+                  per_cpu: bool = False, policy: str = "other") -> Task:
+        if kind == "kthread":
+            pid, self._next_kpid = self._next_kpid, self._next_kpid + 1
+        else:
+            pid, self._next_upid = self._next_upid, self._next_upid + 1
+        t = Task(pid, comm, kind, allowed, cpu, per_cpu=per_cpu, policy=policy)
+        t.start_ns = self.eq.now_ns
+        t.vruntime = self.cpus[cpu].rq.min_vruntime
+        self.tasks[pid] = t
+        return t
+
+    def _spawn_kthread(self, comm: str, body_fn, cpu: int, per_cpu: bool, napi=None) -> Task:
+        """kthread_run()/smpboot: a kernel thread that starts asleep in its wait loop."""
+        allowed = frozenset([cpu]) if per_cpu else frozenset(range(self.cfg.cpus))
+        t = self._new_task(comm, "kthread", allowed, cpu, per_cpu=per_cpu)
+        t.napi = napi
+        t.body = body_fn(t)
+        if per_cpu and not self.cpus[cpu].online:
+            t.state = PARKED
+        return t
+
+    def _kill(self, t: Task) -> None:
+        if t.on_rq:
+            self.cpus[t.cpu].rq.remove(t)
+        cpu = self.cpus[t.cpu]
+        t.state = DEAD
+        if cpu.curr is t:
+            self._cut_chunk(cpu)
+            cpu.curr = None
+            self._kick(cpu)
+
+    def _move_task(self, t: Task, new_cpu: int) -> None:
+        """Migrate a task (queued or running) to new_cpu, charging the migration cost."""
+        old = self.cpus[t.cpu]
+        if old.curr is t:
+            self._cut_chunk(old)
+            old.curr = None
+            self._kick(old)
+        if t.on_rq:
+            old.rq.remove(t)
+        self._count_migration(t, old.id, new_cpu)
+        t.cpu = new_cpu
+        if t.state == RUNNING:
+            self._enqueue(t, wakeup=False)
+
+    def _count_migration(self, t: Task, src: int, dst: int) -> None:
+        if src != dst:
+            t.migrations += 1
+            t.penalty_ns += self.cost.migration_ns
+            t.vruntime += self.cpus[dst].rq.min_vruntime - self.cpus[src].rq.min_vruntime
+            self.stats.migrations += 1
+
+    def _select_task_rq(self, t: Task, waker_cpu: int) -> int:
+        """select_task_rq_fair() reduced: previous CPU if idle, waker's if idle, any idle, else
+        previous. select_fallback_rq() when no allowed CPU is online."""
+        cpus = self.cpus
+        if t.per_cpu:
+            return t.cpu
+        allowed = [c for c in t.allowed if cpus[c].online]
+        if not allowed:
+            self.log(f"process {t.pid} ({t.comm}) no longer affine to cpu{t.cpu}")
+            t.allowed = frozenset(c.id for c in cpus)
+            allowed = [c.id for c in cpus if c.online]
+        prev = t.cpu
+        if prev in t.allowed and cpus[prev].online and cpus[prev].idle:
+            return prev
+        if waker_cpu in t.allowed and cpus[waker_cpu].online and cpus[waker_cpu].idle:
+            return waker_cpu
+        n = self.cfg.cpus
+        for i in range(1, n + 1):
+            c = (prev + i) % n
+            if c in t.allowed and cpus[c].online and cpus[c].idle:
+                return c
+        if prev in t.allowed and cpus[prev].online:
+            return prev
+        return min(allowed)
+
+    def wake_up_process(self, t: Task) -> bool:
+        """try_to_wake_up(): make a sleeping task runnable on a CPU chosen by the scheduler."""
+        if t.state != SLEEPING:
+            return False
+        waker = self.curr_cpu
+        t.state = RUNNING
+        t.wakeups += 1
+        self.stats.wakeups += 1
+        self._cost_acc += self.cost.wakeup_ns
+        new_cpu = self._select_task_rq(t, waker)
+        if new_cpu != t.cpu:
+            self._count_migration(t, t.cpu, new_cpu)
+            t.cpu = new_cpu
+        rq = self.cpus[new_cpu].rq
+        # place_entity(): a sleeper gets at most half a slice of credit.
+        t.vruntime = max(t.vruntime, rq.min_vruntime - self.slice_ns // 2)
+        self._enqueue(t, wakeup=True)
+        return True
+
+    def _enqueue(self, t: Task, wakeup: bool) -> None:
+        cpu = self.cpus[t.cpu]
+        cpu.rq.add(t)
+        curr = cpu.curr
+        if curr is None:
+            if cpu.chunk is None:
+                remote = t.cpu != self.curr_cpu
+                if remote and wakeup:
+                    cpu.irqs["RES"] += 1         # reschedule IPI to wake an idle CPU
+                self._kick(cpu, self.cost.wakeup_latency_ns if wakeup else 0)
+            else:
+                cpu.need_resched = True
+            return
+        if self._should_preempt(t, curr):
+            cpu.need_resched = True
+        self._recheck_chunk(cpu)
+
+    def _should_preempt(self, t: Task, curr: Task) -> bool:
+        """check_preempt_wakeup_fair(): FIFO beats OTHER; else a vruntime lead of a granule."""
+        if t.policy == "fifo" and curr.policy != "fifo":
+            return True
+        if curr.policy == "fifo":
+            return False
+        return t.vruntime + self.wakeup_gran_ns < curr.vruntime
+
+    def _recheck_chunk(self, cpu: Cpu) -> None:
+        """A running preemptible chunk is cut so the scheduler can look again (slice/preempt)."""
+        ch = cpu.chunk
+        if ch is not None and ch[4]:
+            self._cut_chunk(cpu)
+            self._dispatch(cpu)
+
+    def _kick(self, cpu: Cpu, delay_ns: int = 0) -> None:
+        if cpu.chunk is None and not cpu.dispatch_pending and cpu.online:
+            cpu.dispatch_pending = True
+            self.eq.after(delay_ns, self._dispatch_event, cpu)
+
+    def _dispatch_event(self, cpu: Cpu) -> None:
+        cpu.dispatch_pending = False
+        if cpu.chunk is None:
+            self._dispatch(cpu)
+
+    # ------------------------------------------------------------------ chunks
+    def _start_chunk(self, cpu: Cpu, kind: str, dur_ns: int, task: Task | None,
+                     preemptible: bool, on_done=None) -> None:
+        now = self.eq.now_ns
+        if cpu.idle_since is not None:
+            cpu.acct["idle"] += now - cpu.idle_since
+            cpu.idle_since = None
+        cpu.token += 1
+        dur_ns = max(dur_ns, 1)
+        cpu.chunk = (kind, now, now + dur_ns, task, preemptible, on_done)
+        self.eq.at(now + dur_ns, self._chunk_end, cpu, cpu.token)
+
+    def _account(self, cpu: Cpu, kind: str, task: Task | None, elapsed: int) -> None:
+        cpu.acct[kind] += elapsed
+        if task is not None:
+            task.runtime_ns += elapsed
+            task.vruntime += elapsed
+            if kind == "user":
+                task.utime_ns += elapsed
+            else:
+                task.stime_ns += elapsed
+            rq = cpu.rq
+            if rq.tasks:
+                rq.min_vruntime = max(rq.min_vruntime, min(min(x.vruntime for x in rq.tasks),
+                                                           task.vruntime))
+            else:
+                rq.min_vruntime = max(rq.min_vruntime, task.vruntime)
+
+    def _chunk_end(self, cpu: Cpu, token: int) -> None:
+        if token != cpu.token or cpu.chunk is None:
+            return
+        kind, start, end, task, _, on_done = cpu.chunk
+        cpu.chunk = None
+        self._account(cpu, kind, task, end - start)
+        if task is not None and kind in ("user", "system"):
+            task.remaining_ns = max(0, task.remaining_ns - (end - start))
+            if task.spinning:
+                task.spin_iters += (end - start) // max(1, self.cost.spin_ns)
+        if on_done is not None:
+            self.curr_cpu = cpu.id
+            on_done()
+        self._dispatch(cpu)
+
+    def _cut_chunk(self, cpu: Cpu) -> None:
+        """Stop the running chunk now (preemption); account the part that ran."""
+        ch = cpu.chunk
+        if ch is None:
+            return
+        kind, start, _, task, _, _ = ch
+        elapsed = self.eq.now_ns - start
+        cpu.chunk = None
+        cpu.token += 1
+        self._account(cpu, kind, task, elapsed)
+        if task is not None:
+            task.remaining_ns = max(0, task.remaining_ns - elapsed)
+            if task.spinning:
+                # a spinner re-checks its condition when it runs again
+                task.spin_iters += elapsed // max(1, self.cost.spin_ns)
+                task.remaining_ns = 0
+                task.spinning = False
+
+    def _preempt_for_irq(self, cpu: Cpu) -> None:
+        ch = cpu.chunk
+        if ch is None:
+            self._kick(cpu)
+        elif ch[4]:
+            self._cut_chunk(cpu)
+            self._dispatch(cpu)
+
+    # ------------------------------------------------------------------ dispatch
+    def _dispatch(self, cpu: Cpu) -> None:
+        """What runs next on this CPU: hardirq > softirq loop > current task > idle."""
+        if cpu.chunk is not None or not cpu.online:
+            return
+        self.curr_cpu = cpu.id
+        if cpu.irq_pending:
+            self._run_hardirq(cpu)
+            return
+        if cpu.softirq_active and (cpu.softirq_host is None or cpu.softirq_host is cpu.curr):
+            self._softirq_step(cpu)
+            return
+        self._run_task_level(cpu)
+
+    def _run_hardirq(self, cpu: Cpu) -> None:
+        kind, arg = cpu.irq_pending.popleft()
+        self._cost_acc = 0
+        self.ctx = "hardirq"
+        if kind == "ipi":
+            cpu.irqs["CAL"] += 1
+            self.rps_trigger_softirq(arg, cpu)
+        elif kind == "nic":
+            self.rxq_interrupt(arg, cpu)
+        self.ctx = "task"
+        cost = self.cost.hardirq_ns + self._cost_acc
+        self._start_chunk(cpu, "irq", cost, None, False, lambda: self._irq_exit(cpu))
+
+    def _irq_exit(self, cpu: Cpu) -> None:
+        """irq_exit(): run pending softirqs unless already inside one; PREEMPT_RT defers them."""
+        if cpu.softirq_pending and not cpu.softirq_active:
+            if self.cfg.preempt_rt:
+                self._wakeup_softirqd(cpu)
+            else:
+                self._do_softirq_begin(cpu, None)
+
+    def raise_net_rx(self, cpu: Cpu) -> None:
+        """raise_softirq_irqoff(NET_RX_SOFTIRQ) from the current context."""
+        cpu.softirq_pending = True
+        if self.ctx == "task" and not cpu.softirq_active:
+            self._wakeup_softirqd(cpu)
+
+    def _wakeup_softirqd(self, cpu: Cpu) -> None:
+        cpu.softirq_deferred = True
+        k = cpu.ksoftirqd
+        if k is not None and cpu.curr is not k:
+            self.wake_up_process(k)
+
+    def _do_softirq_begin(self, cpu: Cpu, host: Task | None) -> None:
+        cpu.softirq_active = True
+        cpu.softirq_host = host
+        cpu.softirq_restart = MAX_SOFTIRQ_RESTART
+        hz = self.cfg.hz
+        cpu.softirq_end_jiffy = self.jiffies() + max(1, -(-MAX_SOFTIRQ_TIME_MS * hz // 1000))
+        self._softirq_step(cpu)
+
+    def _softirq_step(self, cpu: Cpu) -> None:
+        """One step of __do_softirq: start net_rx_action, or poll one NAPI inside it."""
+        if cpu.net_rx is None:
+            if not cpu.softirq_pending:
+                self._do_softirq_end(cpu)
+                self._dispatch(cpu)
+                return
+            cpu.softirq_pending = False
+            cpu.net_rx_softirqs += 1
+            self.net_rx_action_begin(cpu)
+            self._start_chunk(cpu, "softirq", self.cost.softirq_entry_ns, cpu.softirq_host,
+                              False, None)
+            return
+        self.net_rx_action_poll_one(cpu)
+
+    def _do_softirq_end(self, cpu: Cpu) -> None:
+        cpu.softirq_active = False
+        cpu.softirq_host = None
+
+    def _net_rx_action_done(self, cpu: Cpu) -> None:
+        """__do_softirq's restart decision after one net_rx_action."""
+        if not cpu.softirq_pending:
+            self._do_softirq_end(cpu)
+            cpu.softirq_deferred = False
+            return
+        cpu.softirq_restart -= 1
+        if (self.jiffies() < cpu.softirq_end_jiffy and not cpu.need_resched
+                and cpu.softirq_restart):
+            return      # restart: next step starts another net_rx_action
+        host = cpu.softirq_host
+        self._do_softirq_end(cpu)
+        if host is not cpu.ksoftirqd:
+            self._wakeup_softirqd(cpu)
+
+    def _run_task_level(self, cpu: Cpu) -> None:
+        for _ in range(64):          # bounded: each pass starts a chunk or changes state
+            if cpu.chunk is not None:
+                return
+            t = cpu.curr
+            now = self.eq.now_ns
+            if (t is None or t.state != RUNNING or cpu.need_resched
+                    or (now >= cpu.slice_end_ns and cpu.rq.tasks)):
+                t = self._schedule(cpu)
+                if t is None:
+                    if cpu.idle_since is None:
+                        cpu.idle_since = now
+                    return
+            if t.penalty_ns:
+                pen, t.penalty_ns = t.penalty_ns, 0
+                self._start_chunk(cpu, "system", pen, t, False, None)
+                return
+            if t.remaining_ns > 0:
+                self._run_request(cpu, t)
+                return
+            self._advance_body(cpu, t)
+        raise RuntimeError(f"cpu{cpu.id}: task {cpu.curr} made no progress")
+
+    def _run_request(self, cpu: Cpu, t: Task) -> None:
+        end = t.remaining_ns
+        if t.preemptible and cpu.rq.tasks:
+            end = min(end, max(cpu.slice_end_ns - self.eq.now_ns, 1))
+        self._start_chunk(cpu, t.bucket, min(end, LONG_CHUNK_NS), t, t.preemptible, None)
+
+    def _advance_body(self, cpu: Cpu, t: Task) -> None:
+        """Resume the task's generator for its next request."""
+        self.curr_cpu = cpu.id
+        self._cost_acc = 0
+        self.ctx = "task_bh" if t.kind == "kthread" else "task"
+        try:
+            req = next(t.body)
+        except StopIteration:
+            t.state = DEAD
+            cpu.curr = None
+            return
+        finally:
+            self.ctx = "task"
+        # Work the body did while resuming (enqueues, wake-ups) is charged before its request.
+        t.penalty_ns += self._cost_acc
+        self._cost_acc = 0
+        op = req[0]
+        t.spinning = False
+        if op == "run":
+            t.remaining_ns = req[1]
+            t.bucket = req[2]
+            t.preemptible = req[3]
+        elif op == "sleep":
+            t.state = SLEEPING
+            t.nvcsw += 1
+            cpu.curr = None
+        elif op in ("softirq", "bh_enable"):
+            if cpu.softirq_pending and not cpu.softirq_active:
+                self._do_softirq_begin(cpu, t)
+        elif op == "resched":
+            if cpu.rq.tasks and self.eq.now_ns >= cpu.slice_end_ns:
+                cpu.need_resched = True
+        elif op == "spin":
+            t.spinning = True
+            t.remaining_ns = LONG_CHUNK_NS
+            t.bucket, t.preemptible = "system", True
+        else:
+            raise ValueError(f"unknown task request {req!r}")
+
+    def _schedule(self, cpu: Cpu) -> Task | None:
+        """__schedule(): put prev back if runnable, pick next, count the context switch."""
+        prev = cpu.curr
+        cpu.need_resched = False
+        if prev is not None and prev.state == RUNNING and not prev.on_rq:
+            cpu.rq.add(prev)
+        nxt = cpu.rq.pick()
+        if nxt is None:
+            nxt = self._newidle_balance(cpu)
+        if nxt is not None:
+            cpu.rq.remove(nxt)
+        if nxt is not cpu.last_ran:
+            cpu.ctxt += 1
+            if prev is not None and prev.state == RUNNING:
+                prev.nivcsw += 1
+            if nxt is not None:
+                nxt.penalty_ns += self.cost.context_switch_ns
+            cpu.last_ran = nxt
+        cpu.curr = nxt
+        cpu.slice_end_ns = self.eq.now_ns + self.slice_ns
+        return nxt
+
+    def _newidle_balance(self, cpu: Cpu) -> Task | None:
+        """newidle_balance(): an idle CPU pulls a queued task from the busiest CPU."""
+        best = None
+        for other in self.cpus:
+            if other is cpu or not other.online or not other.rq.tasks:
+                continue
+            if other.curr is None and other.chunk is None:
+                continue            # that CPU is about to run it itself
+            if best is not None and len(other.rq.tasks) <= len(self.cpus[best.cpu].rq.tasks):
+                continue
+            for t in other.rq.tasks:
+                if not t.per_cpu and cpu.id in t.allowed and t.policy == "other":
+                    best = t
+                    break
+        if best is None:
+            return None
+        src = self.cpus[best.cpu]
+        src.rq.remove(best)
+        self._count_migration(best, src.id, cpu.id)
+        best.cpu = cpu.id
+        cpu.rq.add(best)
+        return best
+
+    def _periodic_balance(self) -> None:
+        """Periodic load balancing: move queued tasks from the busiest CPU to idle ones."""
+        for cpu in self.cpus:
+            if cpu.online and cpu.idle and cpu.chunk is None:
+                self.curr_cpu = cpu.id
+                t = self._newidle_balance(cpu)
+                if t is not None:
+                    cpu.rq.remove(t)
+                    self._enqueue(t, wakeup=False)
+        self.detect_stalls()
+        self.eq.after(self.cfg.sched.balance_interval_ns, self._periodic_balance)
+
+    # ------------------------------------------------------------------ task bodies
+    def _hog_body(self, t: Task, cfg: TaskConfig):
+        """A user task computing util% of every period (100% = a CPU hog)."""
+        if cfg.util >= 100:
+            while True:
+                yield ("run", LONG_CHUNK_NS, "user", True)
+        on = cfg.period_ns * cfg.util // 100
+        while True:
+            start = self.eq.now_ns
+            yield ("run", on, "user", True)
+            wake_at = start + cfg.period_ns
+            if wake_at > self.eq.now_ns:
+                self.eq.at(wake_at, self.timer_wake, t)
+                yield ("sleep",)
+
+    def _ksoftirqd_body(self, t: Task):
+        """run_ksoftirqd(): handle softirqs while any are pending on this CPU, then sleep."""
+        cpu = self.cpus[t.cpu]
+        while True:
+            if not cpu.softirq_pending:
+                cpu.softirq_deferred = False
+                yield ("sleep",)
+                continue
+            yield ("softirq",)
+            yield ("resched",)
+
+    def _udp_client_body(self, pair: UdpRR):
+        t = pair.client
+        while True:
+            sent = self.eq.now_ns
+            yield ("run", self.cost.udp_send_ns, "system", True)
+            self.loopback_xmit(pair.req_flow, self.cpus[t.cpu])
+            yield ("bh_enable",)
+            while not pair.client_sock.queue:
+                pair.client_sock.waiter = t
+                yield ("sleep",)
+            pair.client_sock.queue.popleft()
+            yield ("run", self.cost.udp_recv_ns, "system", True)
+            pair.transactions += 1
+            pair.rtt.record(self.eq.now_ns - sent)
+
+    def _udp_server_body(self, pair: UdpRR):
+        t = pair.server
+        while True:
+            while not pair.server_sock.queue:
+                pair.server_sock.waiter = t
+                yield ("sleep",)
+            pair.server_sock.queue.popleft()
+            yield ("run", self.cost.udp_recv_ns + self.cost.udp_send_ns, "system", True)
+            self.loopback_xmit(pair.resp_flow, self.cpus[t.cpu])
+            yield ("bh_enable",)
+
+    def timer_wake(self, t: Task) -> None:
+        """An hrtimer firing on the task's CPU wakes it."""
+        self.curr_cpu = t.cpu
+        self.wake_up_process(t)
+
+    def sock_deliver(self, cpu_id: int, sock: Socket, pkt) -> None:
+        """The protocol queued a datagram on the socket (sock_def_readable wakes the reader)."""
+        self.curr_cpu = cpu_id
+        sock.queue.append(pkt)
+        w = sock.waiter
+        if w is not None:
+            sock.waiter = None
+            self.wake_up_process(w)
+
+    # ------------------------------------------------------------------ CPU hotplug
+    def cpu_down(self, n: int) -> None:
+        """Take CPU n offline (echo 0 > cpuN/online): migrate tasks, park bound threads, move
+        IRQs, then run dev_cpu_dead() on a surviving CPU."""
+        cpu = self._cpu(n)
+        if not cpu.online:
+            return
+        others = [c for c in self.cpus if c.online and c is not cpu]
+        if not others:
+            raise OSError(16, f"cpu{n} is the last online CPU")
+        self._cut_chunk(cpu)
+        if cpu.idle_since is not None:
+            cpu.acct["idle"] += self.eq.now_ns - cpu.idle_since
+            cpu.idle_since = None
+        cpu.online = False
+        cpu.softirq_pending = False
+        cpu.softirq_active = False
+        cpu.softirq_host = None
+        cpu.net_rx = None
+        cpu.need_resched = False
+        movers = list(cpu.rq.tasks)
+        if cpu.curr is not None and cpu.curr.state == RUNNING:
+            movers.append(cpu.curr)
+        cpu.curr = None
+        for t in list(cpu.rq.tasks):
+            cpu.rq.remove(t)
+        for t in self.tasks.values():
+            if t.per_cpu and t.cpu == n and t.state != DEAD:
+                t.state = PARKED
+        target = others[0]
+        self.curr_cpu = target.id
+        for t in movers:
+            if t.per_cpu:
+                continue
+            new = self._select_task_rq(t, target.id)
+            self._count_migration(t, n, new)
+            t.cpu = new
+            self._enqueue(t, wakeup=False)
+        pending_irqs = list(cpu.irq_pending)
+        cpu.irq_pending.clear()
+        for dev in self.netdevs.values():
+            for rxq in dev.rxqs:
+                if rxq.irq_cpu == n:
+                    rxq.irq_cpu = target.id   # irq_migrate_all_off_this_cpu()
+        for kind, arg in pending_irqs:
+            if kind == "nic":
+                self.raise_irq(self.cpus[arg.irq_cpu], kind, arg)
+        self.dev_cpu_dead(n, target)
+
+    def cpu_up(self, n: int) -> None:
+        """Bring CPU n online: unpark its bound threads. RPS maps and IRQs are not rebuilt."""
+        cpu = self._cpu(n)
+        if cpu.online:
+            return
+        cpu.online = True
+        cpu.idle_since = self.eq.now_ns
+        cpu.rq.min_vruntime = max(c.rq.min_vruntime for c in self.cpus)
+        for t in self.tasks.values():
+            if t.per_cpu and t.cpu == n and t.state == PARKED:
+                t.state = SLEEPING
+                t.vruntime = cpu.rq.min_vruntime
+                if t.napi is not None or t is cpu.ksoftirqd:
+                    self.wake_up_process(t)   # smpboot: the thread re-checks thread_should_run
+        self._kick(cpu)
+
+    def _cpu(self, n: int) -> Cpu:
+        if not 0 <= n < len(self.cpus):
+            raise ValueError(f"no cpu{n} (cpus 0..{len(self.cpus) - 1})")
+        return self.cpus[n]
+
+    def online_cpus(self) -> list[int]:
+        return [c.id for c in self.cpus if c.online]
+
+    # ------------------------------------------------------------------ interrupts
+    def raise_irq(self, cpu: Cpu, kind: str, arg) -> None:
+        """An interrupt arrives at `cpu`; it runs now unless a non-preemptible chunk runs."""
+        if not cpu.online:
+            return
+        cpu.irq_pending.append((kind, arg))
+        self._preempt_for_irq(cpu)
+
+    # ------------------------------------------------------------------ accounting views
+    def cpu_times(self) -> list[dict[str, int]]:
+        """Per-CPU time split in ns, including the running chunk's elapsed part."""
+        now = self.eq.now_ns
+        out = []
+        for c in self.cpus:
+            acct = dict(c.acct)
+            if c.chunk is not None:
+                acct[c.chunk[0]] += now - c.chunk[1]
+            elif c.idle_since is not None and c.online:
+                acct["idle"] += now - c.idle_since
+            out.append(acct)
+        return out
+
+    def _fill_all_rings(self) -> None:
+        for dev in self.netdevs.values():
+            for rxq in dev.rxqs:
+                rxq.fill(self.eq.now_ns, self.stats)
