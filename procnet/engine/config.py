@@ -136,6 +136,7 @@ class MachineConfig:
     cost: CostModel = field(default_factory=CostModel)
     sched: SchedConfig = field(default_factory=SchedConfig)
     flush_wait_limit_ns: int = 2 * NSEC_PER_SEC   # bound on seed 000's flush_backlog msleep loop
+    cmdline: str = ""                        # what /proc/cmdline shows
 
     def __post_init__(self) -> None:
         if not 1 <= self.cpus <= 1024:

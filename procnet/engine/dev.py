@@ -161,7 +161,7 @@ class NetCore:
 
     def rxq_interrupt(self, rxq, cpu) -> None:
         """The driver's hardirq handler: napi_schedule() (NAPI) or netif_rx() per packet."""
-        rxq.irq_count += 1
+        rxq.irq_counts[cpu.id] = rxq.irq_counts.get(cpu.id, 0) + 1
         if not rxq.dev.running:
             return
         if rxq.dev.cfg.driver == "napi":

@@ -25,7 +25,7 @@ NETREG_UNREGISTERED = "unregistered"
 
 class RxQueue:
     __slots__ = ("dev", "index", "ring", "ring_size", "streams", "napi", "irq_cpu",
-                 "irq_armed", "irq_token", "rps_map", "rps_mask", "rps_flow_cnt", "irq_count")
+                 "irq_armed", "irq_token", "rps_map", "rps_mask", "rps_flow_cnt", "irq_counts", "irq")
 
     def __init__(self, dev: "NetDevice", index: int, irq_cpu: int | None, weight: int) -> None:
         self.dev = dev
@@ -40,7 +40,8 @@ class RxQueue:
         self.rps_map: list[int] | None = None   # rps_map->cpus[], ascending
         self.rps_mask = 0                # what rps_cpus reads back (= map CPUs)
         self.rps_flow_cnt = 0
-        self.irq_count = 0
+        self.irq = None                  # IRQ number, set by the owner (None for lo)
+        self.irq_counts: dict[int, int] = {}   # per CPU, for /proc/interrupts
 
     def next_arrival_ns(self) -> int | None:
         best = None
@@ -88,6 +89,9 @@ class NetDevice:
         irqs = cfg.irq_cpus or (0,)
         self.rxqs = [RxQueue(self, i, None if cfg.loopback else irqs[i % len(irqs)],
                              cfg.napi_weight) for i in range(n)]
+        if not cfg.loopback:
+            for q in self.rxqs:
+                q.irq = irq_base + q.index
 
     @property
     def running(self) -> bool:
