@@ -1,0 +1,79 @@
+"""FUSE glue: serves a tree of procfs/sysfs-style files on a mountpoint.
+
+This package is the only part of procnet that talks to FUSE, and only ``glue.py`` imports the
+binding (mfusepy on libfuse3). It serves any object that satisfies the ``Tree`` protocol below;
+the kernel file table implements it. Importing ``procnet.fs`` does not load libfuse, so the
+CLI can report "apt-get install fuse3" instead of crashing on import.
+
+See docs/fuse.md for the semantics (snapshot per open, errno mapping, mount options, signals).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+__all__ = [
+    "NodeInfo",
+    "Tree",
+    "MountError",
+    "serve",
+    "umount",
+    "EXIT_OK",
+    "EXIT_FAILURE",
+    "EXIT_BAD_MOUNTPOINT",
+    "EXIT_ALREADY_MOUNTED",
+    "EXIT_NO_FUSE",
+    "EXIT_NOT_PERMITTED",
+    "EXIT_DEAD_MOUNT",
+    "EXIT_NOT_MOUNTED",
+]
+
+
+@dataclass(frozen=True)
+class NodeInfo:
+    """What ``stat`` of one node reports. ``mode`` holds permission bits only (e.g. 0o644).
+
+    The glue reads only these four attributes, so a tree may return its own type with the
+    same attributes instead of importing this one (keeps dependencies pointing down).
+    """
+
+    is_dir: bool
+    mode: int
+    uid: int = 0
+    gid: int = 0
+
+
+class Tree(Protocol):
+    """The file tree that the FUSE glue serves. Paths are relative, without a leading '/';
+    '' is the root. Raise ``OSError(errno, message)`` to return a kernel errno to the
+    client; any other exception is logged with its traceback and the client gets EIO."""
+
+    def stat(self, path: str) -> NodeInfo | None:
+        """The node at ``path``, or None if it does not exist (ENOENT)."""
+
+    def listdir(self, path: str) -> list[str]:
+        """Names in the directory ``path``, without '.' and '..'."""
+
+    def read(self, path: str) -> bytes:
+        """The whole content of the file, rendered from one consistent snapshot.
+        Called once per open() of a readable handle; reads are then served from it."""
+
+    def write(self, path: str, data: bytes, offset: int) -> int:
+        """Handle one write(2) call; return the byte count that call reports (1..len(data);
+        procfs reports len(data) even for ignored writes at offset > 0)."""
+
+
+from procnet.fs.lifecycle import (  # noqa: E402  (re-exported; imports no FUSE binding)
+    EXIT_ALREADY_MOUNTED,
+    EXIT_BAD_MOUNTPOINT,
+    EXIT_DEAD_MOUNT,
+    EXIT_FAILURE,
+    EXIT_NO_FUSE,
+    EXIT_NOT_MOUNTED,
+    EXIT_NOT_PERMITTED,
+    EXIT_OK,
+    MountError,
+    serve,
+    umount,
+)

@@ -1,0 +1,237 @@
+"""Serve a ``Tree`` through mfusepy on libfuse3: the only module in procnet that imports mfusepy.
+
+Semantics (docs/fuse.md, measured in shared/fuse-notes.md):
+- Files report st_size=0, as procfs does, and every open sets direct_io, so the kernel asks us
+  for the content instead of stopping at i_size or caching pages.
+- A readable open renders the whole file once with ``tree.read()``; reads are slices of that
+  snapshot by offset (b'' past the end), so one ``cat`` sees one state, as with LXCFS and seq
+  files. Handles stay seekable (SEEK_SET, pread), as procfs files are.
+- Each write(2) goes to ``tree.write(path, data, offset)`` and reports what it returns.
+  O_APPEND is ignored as procfs ignores it: offsets then count from 0 per handle.
+- Errors: OSError with an errno from the tree goes to the client as that errno; any other
+  exception is logged with its traceback and becomes EIO, and the mount keeps serving.
+"""
+
+from __future__ import annotations
+
+import errno
+import functools
+import itertools
+import logging
+import os
+import stat
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+# mfusepy prefers libfuse2 when both are installed; we want libfuse3 (atomic_o_trunc, maintained).
+os.environ.setdefault("FUSE_LIBRARY_NAME", "fuse3")
+
+import mfusepy  # noqa: E402
+
+from procnet.fs import NodeInfo, Tree  # noqa: E402
+
+log = logging.getLogger("procnet.fs")
+
+# Directories are dynamic (per-pid, per-device, per-cpu entries), so keep kernel caching short.
+ENTRY_TIMEOUT_S = 0.5
+ATTR_TIMEOUT_S = 0.5
+
+MOUNT_OPTIONS = dict(
+    allow_other=True,  # other users may read (and, by mode bits, write)...
+    default_permissions=True,  # ...and the kernel checks those mode bits for them
+    entry_timeout=ENTRY_TIMEOUT_S,
+    attr_timeout=ATTR_TIMEOUT_S,
+    fsname="procnet",
+    subtype="procnet",  # /proc/mounts shows type fuse.procnet; umount() relies on it
+)
+
+_WRITE_BITS = 0o222
+_READ_BITS = 0o444
+
+
+@dataclass
+class _Handle:
+    path: str
+    snapshot: bytes | None  # None for write-only handles: nothing is rendered
+    append: bool = False
+    written: int = 0  # bytes accepted on this handle so far
+
+
+def _rel(path: str) -> str:
+    return path.lstrip("/")
+
+
+def _errno_boundary(method: Callable) -> Callable:
+    """Pass OSErrors with an errno through; log anything else and answer EIO.
+
+    mfusepy itself would turn a stray exception into EINVAL, which reads like a parse error."""
+
+    @functools.wraps(method)
+    def wrapper(self, path, *args):
+        try:
+            return method(self, path, *args)
+        except OSError as e:
+            if isinstance(e.errno, int) and e.errno > 0:
+                raise
+            log.exception("%s %s: OSError without errno; returning EIO", method.__name__, path)
+        except Exception:
+            log.exception("%s %s failed; returning EIO", method.__name__, path)
+        raise mfusepy.FuseOSError(errno.EIO)
+
+    return wrapper
+
+
+def _refuse(err: int) -> Callable:
+    """An operation procfs does not support, answered with the errno procfs gives."""
+
+    def op(self, *args):
+        raise mfusepy.FuseOSError(err)
+
+    return op
+
+
+class TreeOperations(mfusepy.Operations):
+    """Path-based FUSE callbacks over a Tree. Runs on the single FUSE loop thread (nothreads)."""
+
+    use_ns = True  # integer nanosecond timestamps
+
+    def __init__(self, tree: Tree, on_init: Callable[[], None] | None = None):
+        self.tree = tree
+        self.on_init = on_init
+        self.mount_time_ns = time.time_ns()
+        self._handles: dict[int, _Handle] = {}
+        self._next_fh = itertools.count(1)
+
+    def _stat(self, path: str) -> NodeInfo:
+        info = self.tree.stat(_rel(path))
+        if info is None:
+            raise mfusepy.FuseOSError(errno.ENOENT)
+        return info
+
+    def init(self, path):
+        log.debug("FUSE init: mounted")
+        if self.on_init:
+            self.on_init()
+
+    def destroy(self, path):
+        log.info("unmounted")
+
+    @_errno_boundary
+    def getattr(self, path, fh=None):
+        info = self._stat(path)
+        kind = stat.S_IFDIR if info.is_dir else stat.S_IFREG
+        t = self.mount_time_ns
+        return {
+            "st_mode": kind | (info.mode & 0o7777),
+            "st_nlink": 2 if info.is_dir else 1,
+            "st_uid": getattr(info, "uid", 0),
+            "st_gid": getattr(info, "gid", 0),
+            "st_size": 0,  # like procfs; content length is only known at open (direct_io)
+            "st_atime": t,
+            "st_mtime": t,
+            "st_ctime": t,
+        }
+
+    @_errno_boundary
+    def opendir(self, path):
+        if not self._stat(path).is_dir:
+            raise mfusepy.FuseOSError(errno.ENOTDIR)
+        return 0
+
+    @_errno_boundary
+    def readdir(self, path, fh):
+        return [".", "..", *self.tree.listdir(_rel(path))]
+
+    @_errno_boundary
+    def open(self, path, fi):
+        info = self._stat(path)
+        if info.is_dir:
+            raise mfusepy.FuseOSError(errno.EISDIR)
+        accmode = fi.flags & os.O_ACCMODE
+        wants_read = accmode in (os.O_RDONLY, os.O_RDWR)
+        wants_write = accmode in (os.O_WRONLY, os.O_RDWR)
+        # Root bypasses mode bits even with default_permissions; procfs does not.
+        if (wants_write and not info.mode & _WRITE_BITS) or (wants_read and not info.mode & _READ_BITS):
+            raise mfusepy.FuseOSError(errno.EACCES)
+        snapshot = self.tree.read(_rel(path)) if wants_read else None
+        if snapshot is not None and not isinstance(snapshot, bytes):
+            raise TypeError(f"tree.read({_rel(path)!r}) returned {type(snapshot).__name__}, not bytes")
+        fh = next(self._next_fh)
+        self._handles[fh] = _Handle(_rel(path), snapshot, append=bool(fi.flags & os.O_APPEND))
+        fi.fh = fh
+        fi.direct_io = 1  # st_size is 0: without direct_io the kernel would read nothing
+        return 0
+
+    @_errno_boundary
+    def read(self, path, size, offset, fi):
+        snapshot = self._handles[fi.fh].snapshot
+        if snapshot is None:
+            raise mfusepy.FuseOSError(errno.EBADF)
+        return snapshot[offset : offset + size]
+
+    @_errno_boundary
+    def write(self, path, data, offset, fi):
+        if not data:
+            return 0
+        handle = self._handles[fi.fh]
+        if handle.append:
+            # The kernel puts O_APPEND writes at its cached i_size, which our own earlier writes
+            # bumped. procfs ignores O_APPEND (`echo 3 >> f` sets 3): count from 0 per handle.
+            offset = handle.written
+        n = self.tree.write(handle.path, data, offset)
+        # 0 or None would make the writer retry forever (fuse-notes §3.3).
+        if not isinstance(n, int) or not 0 < n <= len(data):
+            raise ValueError(f"tree.write({handle.path!r}) returned {n!r} for {len(data)} bytes; want 1..{len(data)}")
+        handle.written += n
+        return n
+
+    @_errno_boundary
+    def truncate(self, path, length, fh=None):
+        # `echo 1 > f` truncates first (libfuse2 calls this; libfuse3 sends O_TRUNC to open).
+        # procfs ignores the size; only check the file exists and is writable.
+        info = self._stat(path)
+        if info.is_dir:
+            raise mfusepy.FuseOSError(errno.EISDIR)
+        if not info.mode & _WRITE_BITS:
+            raise mfusepy.FuseOSError(errno.EACCES)
+        return 0
+
+    # No flush(): libfuse answers ENOSYS once and the kernel stops sending FLUSH on close,
+    # saving a round trip per close (each one waits for the GIL under a busy engine).
+
+    def release(self, path, fi):
+        self._handles.pop(fi.fh, None)
+        return 0
+
+    @_errno_boundary
+    def utimens(self, path, times=None):
+        self._stat(path)  # procfs accepts `touch` on existing files and keeps no times
+        return 0
+
+    # What procfs answers (proc_sys_setattr, no create/mknod/... inode operations).
+    create = _refuse(errno.ENOENT)  # `echo 1 > missing`: "No such file or directory"
+    chmod = _refuse(errno.EPERM)
+    chown = _refuse(errno.EPERM)
+    mknod = _refuse(errno.EPERM)
+    mkdir = _refuse(errno.EPERM)
+    unlink = _refuse(errno.EPERM)
+    rmdir = _refuse(errno.EPERM)
+    rename = _refuse(errno.EPERM)
+    symlink = _refuse(errno.EPERM)
+    link = _refuse(errno.EPERM)
+
+
+def run(tree: Tree, mountpoint: str, on_init: Callable[[], None] | None = None) -> None:
+    """Mount ``tree`` on ``mountpoint`` and serve in this thread until unmounted or signalled.
+
+    Raises RuntimeError(code) when libfuse reports failure; on libfuse3 that includes a clean
+    stop by SIGINT/SIGTERM/SIGHUP (the caller tells the two apart, see lifecycle.serve)."""
+    mfusepy.FUSE(
+        TreeOperations(tree, on_init),
+        mountpoint,
+        raw_fi=True,  # open() gets fuse_file_info, to set fh and direct_io
+        nothreads=True,  # single loop thread: 5x faster under concurrent readers (fuse-notes §5)
+        foreground=True,  # lifecycle.serve does its own fork, before FUSE starts
+        **MOUNT_OPTIONS,
+    )
