@@ -22,6 +22,8 @@ Simplifications:
 """
 from __future__ import annotations
 
+from dataclasses import replace
+
 from .config import NSEC_PER_MSEC, NSEC_PER_SEC, NSEC_PER_USEC, NetDeviceConfig, TrafficConfig
 from .netdevice import (NETREG_REGISTERED, NETREG_UNREGISTERED, NETREG_UNREGISTERING,
                         NetDevice)
@@ -46,8 +48,14 @@ class NetCoreSysctls:
         self.netdev_budget = 300
         self.netdev_budget_usecs = 2 * 1_000_000 // hz
         self.flow_limit_table_len = 4096
-        self.rps_sock_flow_entries = 0
+        self.rps_sock_flow_entries = 0       # stored; RFS does not steer (see docstring)
         self.rps_default_mask = 0
+        # Stored so the files behave; they have no effect on the backlog model.
+        self.netdev_tstamp_prequeue = 1
+        self.busy_poll = 0
+        self.busy_read = 0
+        self.gro_normal_batch = 8
+        self.skb_defer_max = 64
 
 
 class UnregisterResult:
@@ -78,6 +86,9 @@ class NetCore:
         self.kthread_fail_at: int | None = None   # fault injection: fail the Nth kthread_run
         self._kthreads_created = 0
         self.stalled: dict[int, int] = {}    # cpu -> virtual time the stall was first seen
+        # Model settings a script may flip at run time (procnet/model/*).
+        self.felix_variant = cfg.felix_variant
+        self.backlog_local_shortcut = cfg.backlog_local_shortcut
 
     # ------------------------------------------------------------------ devices and traffic
     def add_netdev(self, dcfg: NetDeviceConfig) -> NetDevice:
@@ -250,7 +261,7 @@ class NetCore:
                 self.____napi_schedule(mysd, sd.backlog)          # wakes sd's thread
                 return
             if sd.backlog.state & NAPI_STATE_THREADED:           # seed 000
-                if self.cfg.felix_variant == "intended":
+                if self.felix_variant == "intended":
                     self.____napi_schedule(mysd, sd.backlog)
                 else:
                     # As written on >= 6.0 trees: fall through to the tail, which schedules
@@ -268,7 +279,7 @@ class NetCore:
         """____napi_schedule(): wake the NAPI's thread, or add it to this CPU's poll_list."""
         if napi.state & NAPI_STATE_THREADED and napi.thread is not None:
             thread = napi.thread
-            local_shortcut = (self.cfg.use_backlog_threads and self.cfg.backlog_local_shortcut
+            local_shortcut = (self.cfg.use_backlog_threads and self.backlog_local_shortcut
                               and thread is self.cpus[sd.cpu].backlog_thread)
             if not local_shortcut:
                 napi.state |= NAPI_STATE_SCHED_THREADED
@@ -583,6 +594,30 @@ class NetCore:
         rxq.rps_map = [c for c in range(self.cfg.cpus) if eff >> c & 1] or None
         rxq.rps_mask = eff if rxq.rps_map else 0
         return rxq.rps_mask
+
+    def set_model(self, name: str, value) -> None:
+        """Change a model setting or cost between events (procnet/model/*)."""
+        if name == "felix_variant":
+            if value not in ("intended", "as-written"):
+                raise ValueError(f"felix_variant must be intended or as-written (got {value!r})")
+            self.felix_variant = value
+        elif name == "backlog_local_shortcut":
+            self.backlog_local_shortcut = bool(value)
+        elif name in self.cost.field_names():
+            if int(value) < 0:
+                raise ValueError(f"{name} must be >= 0 (got {value})")
+            self.cost = replace(self.cost, **{name: int(value)})
+        else:
+            raise KeyError(f"unknown model setting {name!r}")
+
+    def get_sysctl(self, name: str) -> int:
+        if name == "backlog_threaded":
+            return int(self.backlog_threaded)
+        if name == "flow_limit_cpu_bitmap":
+            return self.flow_limit_cpu_bitmap()
+        if not hasattr(self.sysctl, name):
+            raise KeyError(f"unknown sysctl {name!r}")
+        return getattr(self.sysctl, name)
 
     def set_sysctl(self, name: str, value: int) -> None:
         """Apply an already-parsed net.core value with the side effects of its handler."""

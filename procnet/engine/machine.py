@@ -846,3 +846,51 @@ class Machine(NetCore):
         for dev in self.netdevs.values():
             for rxq in dev.rxqs:
                 rxq.fill(self.eq.now_ns, self.stats)
+
+    # ------------------------------------------------------------------ summary
+    def mode_name(self) -> str:
+        """stock | backlog_threaded (seed 000) | thread_backlog_napi (seed 002)."""
+        if self.cfg.use_backlog_threads:
+            return "thread_backlog_napi"
+        return "backlog_threaded" if self.backlog_threaded else "stock"
+
+    def summary(self, max_flows: int = 256) -> dict:
+        """Everything procnet/stats.json shows, as plain data (a consistent snapshot)."""
+        offered, delivered, dropped, queued = self.conservation()
+        now = self.eq.now_ns
+        per_cpu = []
+        for c, acct in zip(self.cpus, self.cpu_times()):
+            busy = sum(v for k, v in acct.items() if k != "idle")
+            per_cpu.append({"cpu": c.id, "online": c.online, **{f"{k}_ns": v for k, v in acct.items()},
+                            "util": round(busy / now, 4) if now else 0.0,
+                            "delivered": c.delivered, "context_switches": c.ctxt,
+                            "net_rx_softirqs": c.net_rx_softirqs, "ipi_cal": c.irqs["CAL"],
+                            "ipi_res": c.irqs["RES"]})
+        s = self.stats
+        out = {
+            "time_ns": now,
+            "mode": self.mode_name(),
+            "felix_variant": self.felix_variant,
+            "preempt_rt": self.cfg.preempt_rt,
+            "offered": offered,
+            "delivered": delivered,
+            "dropped": dropped,
+            "queued": queued,
+            "conserved": offered == delivered + sum(dropped.values()) + queued,
+            "latency_us": s.latency.summary_us(),
+            "ipis": s.ipis_sent,
+            "received_rps": sum(sd.received_rps for sd in self.softnet),
+            "wakeups": s.wakeups,
+            "context_switches": sum(c.ctxt for c in self.cpus),
+            "migrations": s.migrations,
+            "stalls_detected": s.stalls_detected,
+            "stalled_cpus": sorted(self.stalled),
+            "delivered_after_unregister": s.delivered_after_unregister,
+            "per_cpu": per_cpu,
+            "udp_rr": {name: {"transactions": p.transactions, "rtt_us": p.rtt.summary_us()}
+                       for name, p in self.udp_rr.items()},
+        }
+        if len(self.flows) <= max_flows:
+            out["flows"] = [{"name": f.name, "dev": f.dev.name, "hash": f"{f.hash:08x}",
+                             "delivered": f.delivered, "dropped": f.dropped} for f in self.flows]
+        return out
