@@ -32,7 +32,7 @@ from .stats import DROP_REASONS, LatencyHistogram
 MAX_SOFTIRQ_RESTART = 10
 MAX_SOFTIRQ_TIME_MS = 2
 LONG_CHUNK_NS = 10 * NSEC_PER_MSEC
-PID_KTHREAD_BASE = 2      # pids below user tasks, as on a booted system
+PID_KTHREAD_BASE = 3      # 1 is init, 2 kthreadd (not emulated)
 PID_USER_BASE = 1000
 
 BUCKETS = ("user", "system", "irq", "softirq", "idle")

@@ -1,0 +1,204 @@
+"""The `procnet` command: one click group with thin commands over the runtime and the mount.
+
+Only this module imports click. Errors become a one-line message and a distinct exit code
+(procnet.fs.EXIT_*), never a traceback.
+"""
+from __future__ import annotations
+
+import functools
+import os
+import shlex
+import subprocess
+import sys
+import time
+
+import click
+
+from procnet import __version__
+from procnet.options import build_options
+
+
+def _machine_options(f):
+    """--cpus --cmdline --preempt-rt --dev --clock --speed --seed --config, shared by commands."""
+    opts = [
+        click.option("--cpus", type=click.IntRange(1, 1024), help="Number of CPUs (default 4)."),
+        click.option("--cmdline", help='Boot options, e.g. "thread_backlog_napi".'),
+        click.option("--preempt-rt", "preempt_rt", is_flag=True, default=None,
+                     help="PREEMPT_RT: forces thread_backlog_napi; hardirq softirqs go to ksoftirqd."),
+        click.option("--dev", "devs", multiple=True, metavar="NAME:k=v,...",
+                     help="A NIC, e.g. eth0:rxqueues=4,irq=0-3,driver=napi (repeatable; "
+                          "replaces the default eth0)."),
+        click.option("--clock", type=click.Choice(["realtime", "manual"]),
+                     help="realtime (default): virtual time follows wall time; manual: only "
+                          "procnet/clock/advance moves it."),
+        click.option("--speed", type=float, help="Realtime speed factor (default 1)."),
+        click.option("--seed", type=int, help="Random seed (default 1)."),
+        click.option("--config", "config_path", type=click.Path(dir_okay=False),
+                     help="TOML machine description (see docs/usage.md)."),
+    ]
+    for o in reversed(opts):
+        f = o(f)
+    return f
+
+
+def _options(kw: dict):
+    try:
+        return build_options(cpus=kw.pop("cpus"), seed=kw.pop("seed"), cmdline=kw.pop("cmdline"),
+                             preempt_rt=kw.pop("preempt_rt"), devs=kw.pop("devs"),
+                             clock=kw.pop("clock"), speed=kw.pop("speed"),
+                             config_path=kw.pop("config_path"))
+    except ValueError as e:
+        raise click.UsageError(str(e)) from None
+
+
+def _mount_errors(f):
+    @functools.wraps(f)
+    def wrapper(*a, **kw):
+        from procnet.fs import MountError
+        try:
+            return f(*a, **kw)
+        except MountError as e:
+            click.echo(f"procnet: {e.message}", err=True)
+            sys.exit(e.code)
+    return wrapper
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="procnet")
+def main() -> None:
+    """Emulate the Linux receive backlog and drive it through procfs/sysfs-style files."""
+
+
+@main.command()
+@click.argument("mountpoint", type=click.Path())
+@_machine_options
+@click.option("--background", is_flag=True, help="Return once the mount serves (for scripts).")
+@click.option("--log-file", type=click.Path(dir_okay=False), help="Daemon log (stdout/stderr).")
+@_mount_errors
+def mount(mountpoint, background, log_file, **kw):
+    """Mount an emulated machine on MOUNTPOINT and serve it until Ctrl-C, SIGTERM or umount."""
+    from procnet.fs import serve
+    opts = _options(kw)
+    sys.exit(serve(functools.partial(make_tree, opts), mountpoint, foreground=not background,
+                   log_file=log_file))
+
+
+def make_tree(opts):
+    """Build the runtime and its file tree in the serving process (after any fork)."""
+    from procnet.kernelfs.tree import KernelFS
+    from procnet.runtime import Runtime
+    rt = Runtime(opts.machine, clock=opts.clock, speed=opts.speed)
+    rt.start()
+    return KernelFS(rt)
+
+
+@main.command()
+@click.argument("mountpoint", type=click.Path())
+@_mount_errors
+def umount(mountpoint):
+    """Unmount MOUNTPOINT; also recovers a mount whose daemon was killed."""
+    from procnet.fs import umount as do_umount
+    do_umount(mountpoint)
+
+
+@main.command(context_settings={"ignore_unknown_options": True})
+@click.argument("mountpoint", type=click.Path(exists=True, file_okay=False))
+@click.argument("command", nargs=-1, type=click.UNPROCESSED)
+def shell(mountpoint, command):
+    """Run a shell (or COMMAND) where MOUNTPOINT's net.core sysctls replace /proc/sys/net/core.
+
+    Like LXCFS for containers: a private mount namespace with $MNT/proc/sys/net/core bind-mounted
+    over /proc/sys/net/core, so procps `sysctl` works unchanged. The host is untouched.
+    """
+    src = os.path.join(os.path.abspath(mountpoint), "proc/sys/net/core")
+    if not os.path.isdir(src):
+        raise click.UsageError(f"{mountpoint} is not a procnet mount (no proc/sys/net/core)")
+    cmd = list(command) or [os.environ.get("SHELL", "/bin/bash")]
+    script = 'mount --bind "$1" /proc/sys/net/core && shift && exec "$@"'
+    argv = ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", script, "sh",
+            src, *cmd]
+    try:
+        sys.exit(subprocess.call(argv))
+    except FileNotFoundError:
+        click.echo("procnet: unshare not found (apt-get install util-linux)", err=True)
+        sys.exit(5)
+
+
+def _read(path: str) -> str:
+    with open(path) as f:
+        return f.read()
+
+
+@main.command()
+@click.argument("mountpoint", type=click.Path(exists=True, file_okay=False))
+@click.option("--interval", type=float, default=1.0, show_default=True,
+              help="Seconds (of wall time) between reports.")
+@click.option("--count", type=int, default=0, help="Stop after this many reports (0: never).")
+def stat(mountpoint, interval, count):
+    """Print per-CPU softnet rates the way `sar -n SOFT` does (per virtual second)."""
+    sn = os.path.join(mountpoint, "proc/net/softnet_stat")
+    now = os.path.join(mountpoint, "procnet/clock/now")
+
+    def sample():
+        t = int(_read(now))
+        rows = {int(f[12], 16): [int(f[i], 16) for i in (0, 1, 2, 9, 10)]
+                for f in (line.split() for line in _read(sn).splitlines())}
+        return t, rows
+
+    t0, prev = sample()
+    n = 0
+    while count == 0 or n < count:
+        time.sleep(interval)
+        t1, cur = sample()
+        dt = (t1 - t0) / 1e9
+        click.echo(f"{'CPU':>5} {'total/s':>10} {'dropd/s':>10} {'squeezd/s':>10} "
+                   f"{'rx_rps/s':>10} {'flw_lim/s':>10}")
+        totals = [0.0] * 5
+        for cpu in sorted(cur):
+            old = prev.get(cpu, cur[cpu])
+            rates = [((c - o) & 0xFFFFFFFF) / dt if dt > 0 else 0.0 for c, o in zip(cur[cpu], old)]
+            totals = [a + b for a, b in zip(totals, rates)]
+            click.echo(f"{cpu:>5} " + " ".join(f"{r:10.2f}" for r in rates))
+        click.echo(f"{'all':>5} " + " ".join(f"{r:10.2f}" for r in totals))
+        t0, prev = t1, cur
+        n += 1
+
+
+@main.command()
+@click.argument("mountpoint", type=click.Path(exists=True, file_okay=False))
+def ps(mountpoint):
+    """List the emulated tasks with their CPU, state and run time."""
+    procdir = os.path.join(mountpoint, "proc")
+    click.echo(f"{'PID':>6} {'PSR':>3} {'S':1} {'TIME(ms)':>10} {'NVCSW':>8} {'NIVCSW':>8}  COMMAND")
+    for name in sorted((n for n in os.listdir(procdir) if n.isdigit()), key=int):
+        try:
+            st = _read(os.path.join(procdir, name, "stat"))
+            status = _read(os.path.join(procdir, name, "status"))
+        except FileNotFoundError:
+            continue        # the task ended meanwhile
+        comm = st[st.index("(") + 1:st.rindex(")")]
+        fields = st[st.rindex(")") + 2:].split()
+        state, utime, stime, cpu = fields[0], int(fields[11]), int(fields[12]), int(fields[36])
+        sw = dict(line.split(":\t", 1) for line in status.splitlines() if ":\t" in line)
+        click.echo(f"{name:>6} {cpu:>3} {state:1} {(utime + stime) * 10:>10} "
+                   f"{sw.get('voluntary_ctxt_switches', '0').strip():>8} "
+                   f"{sw.get('nonvoluntary_ctxt_switches', '0').strip():>8}  {comm}")
+
+
+@main.command()
+@_machine_options
+@click.option("--duration", default="200ms", show_default=True, help="Virtual time per mode.")
+def demo(duration, **kw):
+    """Run the default machine's imbalance case in the three modes; print softnet_stat."""
+    from procnet.demo import run_demo
+    from procnet.kernelfs.control import ControlError, parse_duration_ns
+    opts = _options(kw)
+    try:
+        ns = parse_duration_ns(duration, "--duration")
+    except ControlError as e:
+        raise click.UsageError(e.strerror) from None
+    run_demo(opts.machine, ns, click.echo)
+
+
+if __name__ == "__main__":
+    main()

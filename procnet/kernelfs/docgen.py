@@ -1,0 +1,34 @@
+"""Generate docs/files.md from the file table: `python -m procnet.kernelfs.docgen > docs/files.md`.
+
+tests/test_docs.py fails when the committed file differs from what this prints.
+"""
+from __future__ import annotations
+
+from .table import TABLE
+
+HEADER = """# File reference
+
+Generated from `procnet/kernelfs/table.py` by `python -m procnet.kernelfs.docgen`; do not edit.
+Paths are relative to the mountpoint. Placeholders: `<pid>` a task's pid, `<dev>` a network
+device, `<rxq>` `rx-N`, `<cpu>` `cpuN`. Reads are rendered once per open (one snapshot); files
+report size 0 as procfs does. Writes parse like the kernel handler named in the *kernel* column:
+bad input gets the kernel's errno (EINVAL, EOVERFLOW, ERANGE, EOPNOTSUPP) and changes nothing,
+except where the kernel itself applies a partial write (rps_default_mask). Writes to
+`proc/sys/net/core/*` at a non-zero offset are ignored, as with `kernel.sysctl_writes_strict=1`.
+Files of mode 0444 refuse writes (EACCES at open); non-root users cannot write any file.
+
+| path | mode | kernel | what it is |
+|---|---|---|---|
+"""
+
+
+def render() -> str:
+    rows = []
+    for e in TABLE:
+        doc = e.doc.replace("|", "\\|")
+        rows.append(f"| `{e.path}` | {e.mode:04o} | {e.kernel} | {doc} |\n")
+    return HEADER + "".join(rows)
+
+
+if __name__ == "__main__":
+    print(render(), end="")

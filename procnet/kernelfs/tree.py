@@ -1,0 +1,150 @@
+"""KernelFS: the file table served as a tree (the `procnet.fs.Tree` protocol), without FUSE.
+
+Every operation resolves a path against `TABLE`, binds placeholders to live objects, and runs
+the entry's show/store under the runtime's lock (one read = one consistent snapshot; one write
+is applied between two engine events). Tests, notebooks and the FUSE glue all use this class.
+"""
+from __future__ import annotations
+
+import errno
+import logging
+from dataclasses import dataclass
+
+from .table import TABLE, Ctx, Entry
+
+log = logging.getLogger("procnet")
+
+
+@dataclass(frozen=True)
+class Node:
+    """What stat() reports (the attributes procnet.fs.NodeInfo has)."""
+
+    is_dir: bool
+    mode: int
+    uid: int = 0
+    gid: int = 0
+
+
+DIR = Node(True, 0o555)
+
+
+def _split(path: str) -> list[str]:
+    return [p for p in path.strip("/").split("/") if p]
+
+
+class KernelFS:
+    def __init__(self, runtime, table: list[Entry] | None = None) -> None:
+        self.rt = runtime
+        self.table = TABLE if table is None else table
+        self._patterns = [(_split(e.path), e) for e in self.table]
+
+    # ------------------------------------------------------------------ resolution
+    def _candidates(self, comp: str, key: str, ctx: Ctx) -> list[tuple[str, Ctx]]:
+        """Expand a placeholder component into (name, bound ctx) pairs for the live machine."""
+        m = self.rt.machine
+        if key == "<pid>":
+            return [(str(t.pid), _bind(ctx, task=t)) for t in m.task_list()]
+        if key == "<dev>":
+            return [(d.name, _bind(ctx, dev=d)) for d in m.netdevs.values()]
+        if key == "<rxq>":
+            return [(f"rx-{q.index}", _bind(ctx, rxq=q)) for q in ctx.dev.rxqs]
+        if key == "<cpu>":
+            return [(f"cpu{c.id}", _bind(ctx, cpu=c)) for c in m.cpus]
+        return [(key, ctx)]
+
+    def _match(self, parts: list[str], pattern: list[str], ctx: Ctx) -> Ctx | None:
+        """Bind `parts` (a prefix of a path) against `pattern`; None if it does not match."""
+        for i, comp in enumerate(parts):
+            if i >= len(pattern):
+                return None
+            key = pattern[i]
+            if key.startswith("<"):
+                bound = next((c for name, c in self._candidates(comp, key, ctx) if name == comp),
+                             None)
+                if bound is None:
+                    return None
+                ctx = bound
+            elif key != comp:
+                return None
+        return ctx
+
+    def lookup(self, path: str) -> tuple[Entry | None, Ctx | None, bool]:
+        """(entry, ctx, is_dir) for a path; (None, None, False) if it does not exist."""
+        parts = _split(path)
+        is_dir = not parts
+        for pattern, entry in self._patterns:
+            ctx = self._match(parts, pattern, Ctx(self.rt))
+            if ctx is None:
+                continue
+            if len(parts) == len(pattern):
+                if entry.when is None or entry.when(ctx):
+                    return entry, ctx, False
+            elif len(parts) < len(pattern):
+                is_dir = True
+        return None, None, is_dir
+
+    # ------------------------------------------------------------------ Tree protocol
+    def stat(self, path: str) -> Node | None:
+        with self.rt.lock:
+            entry, _, is_dir = self.lookup(path)
+        if entry is not None:
+            return Node(False, entry.mode)
+        return DIR if is_dir else None
+
+    def listdir(self, path: str) -> list[str]:
+        parts = _split(path)
+        names: dict[str, None] = {}
+        with self.rt.lock:
+            for pattern, entry in self._patterns:
+                if len(pattern) <= len(parts):
+                    continue
+                ctx = self._match(parts, pattern, Ctx(self.rt))
+                if ctx is None:
+                    continue
+                key = pattern[len(parts)]
+                for name, c in self._candidates(key, key, ctx):
+                    if len(pattern) == len(parts) + 1 and entry.when is not None \
+                            and not entry.when(c):
+                        continue
+                    names[name] = None
+        if not names and self.stat(path) is None:
+            raise OSError(errno.ENOENT, f"no such directory: {path}")
+        return list(names)
+
+    def read(self, path: str) -> bytes:
+        with self.rt.lock:
+            entry, ctx, is_dir = self.lookup(path)
+            if entry is None:
+                raise OSError(errno.EISDIR if is_dir else errno.ENOENT, path)
+            if entry.show is None:
+                raise OSError(errno.EACCES, f"{path} is write-only")
+            return entry.show(ctx).encode()
+
+    def write(self, path: str, data: bytes, offset: int) -> int:
+        entry, ctx, is_dir = self._lookup_locked(path)
+        if entry is None:
+            raise OSError(errno.EISDIR if is_dir else errno.ENOENT, path)
+        if entry.store is None:
+            raise OSError(errno.EIO, f"{path} is read-only")
+        try:
+            if entry.own_lock:
+                return entry.store(ctx, data, offset)
+            with self.rt.lock:
+                return entry.store(ctx, data, offset)
+        except OSError as e:
+            if e.errno in (errno.EINVAL, errno.ETIMEDOUT, errno.EOPNOTSUPP, errno.ENOMEM) \
+                    and path.startswith("procnet/"):
+                msg = f"procnet: {e.strerror}"
+                log.warning(msg)
+                with self.rt.lock:
+                    self.rt.machine.log(msg)
+            raise
+
+    def _lookup_locked(self, path: str):
+        with self.rt.lock:
+            return self.lookup(path)
+
+
+def _bind(ctx: Ctx, **kw) -> Ctx:
+    return Ctx(ctx.rt, **{**{"task": ctx.task, "dev": ctx.dev, "rxq": ctx.rxq, "cpu": ctx.cpu},
+                          **kw})
