@@ -34,7 +34,7 @@ Simplifications:
     then; a kernel keeps them in its per-CPU `irqs_sum`.
   * nr_irqs (the length of the `intr` line and the width of the /proc/interrupts IRQ column) is
     what arch/x86/kernel/apic/vector.c `arch_probe_nr_irqs()` computes for one 24-pin IO-APIC and a
-    legacy PIC (`_nr_irqs`), e.g. 456 for 4 CPUs, the value QEMU/KVM x86 guests log at boot.
+    legacy PIC (`nr_irqs`), e.g. 456 for 4 CPUs, the value QEMU/KVM x86 guests log at boot.
   * The arch rows of /proc/interrupts are those of the reference 6.18 kernel (an x86_64 KVM
     guest): no MCE/THR/DFR rows (CONFIG_X86_MCE off there), a HYP row and the KVM rows PIN, NPI,
     PIW after MIS. `X86_ARCH_ROWS` lists them.
@@ -205,7 +205,7 @@ def _nic_queues(m) -> list:
     return qs
 
 
-def _arch_count(m, cpu, sym: str, jiffies: int) -> int:
+def _arch_count(cpu, sym: str, jiffies: int) -> int:
     """Per-CPU count of an x86 system vector (irq_stat fields are unsigned int)."""
     irqs = cpu.irqs
     if sym in irqs:
@@ -259,7 +259,7 @@ def proc_stat_show(m, btime: int) -> str:
         per_irq[q.irq] = _u32(n)              # kstat_irqs_usr(): unsigned int
     for c in m.cpus:
         for sym in X86_INTR_SUMMED:
-            intr_sum += _arch_count(m, c, sym, jiffies)
+            intr_sum += _arch_count(c, sym, jiffies)
     # seq_put_decimal_ull(p, "intr ", sum); show_all_irqs(): " %u" per irq, gaps as " 0"
     out.append("intr %d" % intr_sum)
     out.append("".join(" %d" % v for v in per_irq))
@@ -337,7 +337,7 @@ def interrupts_show(m) -> str:
         #     seq_printf(p, "%10u ", irq_stats(j)->apic_timer_irqs);
         # seq_puts(p, "  Local timer interrupts\n");
         out.append("%*s: " % (prec, sym))
-        out.append("".join("%10u " % _arch_count(m, c, sym, jiffies) for c in online))
+        out.append("".join("%10u " % _arch_count(c, sym, jiffies) for c in online))
         out.append(text + "\n")
     return "".join(out)
 
@@ -503,7 +503,8 @@ def proc_pid_status(m, task) -> str:
 
 
 def proc_pid_comm(task) -> str:
-    """/proc/<pid>/comm: fs/proc/base.c comm_show(): proc_task_name(m, p, false); seq_putc('\\n')."""
+    """/proc/<pid>/comm: fs/proc/base.c comm_show():
+    proc_task_name(m, p, false); seq_putc(m, '\\n');"""
     return _task_comm(task) + "\n"
 
 
