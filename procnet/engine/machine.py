@@ -30,6 +30,8 @@ from .softnet import SoftnetData
 from .stats import DROP_REASONS, LatencyHistogram
 
 MAX_SOFTIRQ_RESTART = 10
+PELT_HALFLIFE_NS = 32 * NSEC_PER_MSEC   # PELT: a contribution halves every 32 ms
+IMBALANCE_PCT = 117                     # sched_domain imbalance_pct of the MC level
 MAX_SOFTIRQ_TIME_MS = 2
 LONG_CHUNK_NS = 10 * NSEC_PER_MSEC
 PID_KTHREAD_BASE = 3      # 1 is init, 2 kthreadd (not emulated)
@@ -68,6 +70,8 @@ class Cpu:
         self.backlog_thread: Task | None = None   # seed 002's backlog_napi/N
         self.delivered = 0
         self.last_ran: Task | None = None     # for counting context switches (None = idle)
+        self.irq_avg = 0.0                    # decayed share of time in hard/soft IRQ
+        self.irq_seen_ns = 0                  # irq+softirq time at the last balance tick
 
     @property
     def idle(self) -> bool:
@@ -670,16 +674,43 @@ class Machine(NetCore):
         return best
 
     def _periodic_balance(self) -> None:
-        """Periodic load balancing: move queued tasks from the busiest CPU to idle ones."""
+        """Periodic load balancing (one tick): update each CPU's IRQ pressure, pull queued tasks
+        to idle CPUs, and active-balance a lone task off a CPU whose capacity IRQs eat."""
+        interval = self.cfg.sched.balance_interval_ns
+        decay = 0.5 ** (interval / PELT_HALFLIFE_NS)
+        times = self.cpu_times()
+        for cpu, acct in zip(self.cpus, times):
+            irq_ns = acct["irq"] + acct["softirq"]
+            share = min(1.0, (irq_ns - cpu.irq_seen_ns) / interval)
+            cpu.irq_seen_ns = irq_ns
+            cpu.irq_avg = cpu.irq_avg * decay + share * (1 - decay)
         for cpu in self.cpus:
-            if cpu.online and cpu.idle and cpu.chunk is None:
-                self.curr_cpu = cpu.id
-                t = self._newidle_balance(cpu)
-                if t is not None:
-                    cpu.rq.remove(t)
-                    self._enqueue(t, wakeup=False)
+            if not (cpu.online and cpu.idle and cpu.chunk is None):
+                continue
+            self.curr_cpu = cpu.id
+            t = self._newidle_balance(cpu)
+            if t is not None:
+                cpu.rq.remove(t)
+                self._enqueue(t, wakeup=False)
+            else:
+                self._active_balance(cpu)
         self.detect_stalls()
-        self.eq.after(self.cfg.sched.balance_interval_ns, self._periodic_balance)
+        self.eq.after(interval, self._periodic_balance)
+
+    def _active_balance(self, dst: Cpu) -> None:
+        """need_active_balance()/check_cpu_capacity(): an idle CPU takes the only running task
+        of a CPU whose capacity is reduced by IRQ time beyond the domain's imbalance_pct."""
+        for src in self.cpus:
+            t = src.curr
+            if (src is dst or not src.online or t is None or src.rq.tasks or t.per_cpu
+                    or t.policy != "other" or dst.id not in t.allowed
+                    or src.irq_avg * IMBALANCE_PCT <= IMBALANCE_PCT - 100):
+                continue
+            ch = src.chunk
+            if ch is not None and ch[3] is t and not ch[4]:
+                continue        # the stopper waits until the task can be preempted
+            self._move_task(t, dst.id)
+            return
 
     # ------------------------------------------------------------------ task bodies
     def _hog_body(self, t: Task, cfg: TaskConfig):
@@ -889,6 +920,9 @@ class Machine(NetCore):
             "per_cpu": per_cpu,
             "udp_rr": {name: {"transactions": p.transactions, "rtt_us": p.rtt.summary_us()}
                        for name, p in self.udp_rr.items()},
+            "tasks": [{"pid": t.pid, "comm": t.comm, "cpu": t.cpu, "state": t.state,
+                       "runtime_ns": t.runtime_ns, "migrations": t.migrations,
+                       "spin_iters": t.spin_iters} for t in self.task_list()],
         }
         if len(self.flows) <= max_flows:
             out["flows"] = [{"name": f.name, "dev": f.dev.name, "hash": f"{f.hash:08x}",
