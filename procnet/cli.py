@@ -200,5 +200,79 @@ def demo(duration, **kw):
     run_demo(opts.machine, ns, click.echo)
 
 
+@main.command(context_settings={"ignore_unknown_options": True})
+@click.argument("script", type=click.Path(exists=True, dir_okay=False))
+@_machine_options
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def run(script, args, **kw):
+    """Run SCRIPT with bash against a fresh machine mounted at $PROCNET; always unmount.
+
+    The clock is manual unless --clock says otherwise (scripts move time with pn_advance).
+    Exit status: the script's.
+    """
+    from procnet.experiments.runner import run_script
+    from procnet.fs import MountError
+    if kw.get("clock") is None:
+        kw["clock"] = "manual"
+    opts = _options(kw)
+    try:
+        status, _ = run_script(script, opts, args)
+    except MountError as e:
+        click.echo(f"procnet: {e.message}", err=True)
+        sys.exit(e.code)
+    sys.exit(status)
+
+
+@main.command()
+def libpath():
+    """Print the path of the shell helper library for experiment scripts."""
+    from procnet.experiments.runner import LIB
+    click.echo(str(LIB))
+
+
+@main.command()
+@click.argument("name")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False),
+              help="Where to write results.json, results.csv and the plot (default out/NAME).")
+@click.option("--json", "as_json", is_flag=True, help="Print the results as JSON instead of a table.")
+@click.option("--seed", type=int, default=1, show_default=True, help="Random seed.")
+def experiment(name, out_dir, as_json, seed):
+    """Run a built-in experiment (NAME, or "list" to see them) in every relevant mode."""
+    import json
+    from pathlib import Path
+
+    from procnet.experiments.registry import EXPERIMENTS
+    from procnet.experiments.report import get, run_experiment, table
+    if name == "list":
+        for e in EXPERIMENTS.values():
+            click.echo(f"{e.name:18} {e.title}")
+        return
+    try:
+        exp = get(name)
+        opts = build_options(seed=seed)
+    except ValueError as e:
+        raise click.UsageError(str(e)) from None
+    out = Path(out_dir or Path("out") / name)
+    labels = [v.label for v in exp.variants]
+    show_bar = sys.stderr.isatty() and not as_json
+    with click.progressbar(length=len(labels), label=f"{name}", file=sys.stderr,
+                           hidden=not show_bar,
+                           item_show_func=lambda x: x or "") as bar:
+        doc = run_experiment(exp, opts, out, progress=lambda label: bar.update(1, label))
+    if as_json:
+        click.echo(json.dumps(doc, indent=1))
+        return
+    click.echo(f"{exp.name}: {exp.title}")
+    click.echo(f"claim: {exp.claim}")
+    click.echo(f"source: {exp.source}")
+    click.echo("")
+    click.echo(table(exp, doc))
+    click.echo("")
+    click.echo(f"the claim predicts: {doc['prediction']}")
+    click.echo(f"the model {'agrees' if doc['model_agrees'] else 'DISAGREES'}: {doc['detail']}")
+    click.echo(f"plot: {out / (exp.name + '.png')}   data: {out / 'results.json'}, "
+               f"{out / 'results.csv'}")
+
+
 if __name__ == "__main__":
     main()

@@ -302,14 +302,33 @@ class NetCore:
             self._kick(cpu)
 
     def _ipi_arrive(self, target, remsd: SoftnetData) -> None:
-        if not target.online:
-            remsd.ipi_inflight -= 1       # a CPU that died meanwhile never takes it
+        if remsd.ipi_cancelled:
+            remsd.ipi_cancelled -= 1      # already run by smpcfd_dying_cpu()
             return
         self.raise_irq(target, "ipi", remsd)
 
+    def smpcfd_dying_cpu(self, n: int, irq_pending_ipis: int) -> None:
+        """flush_smp_call_function_queue() on a dying CPU: the RPS IPIs sent to it run there
+        before it dies. stop_machine() cannot start while another CPU is inside net_rx_action,
+        so IPIs still on an rps_ipi_list are sent (and run) first too."""
+        sd = self.softnet[n]
+        queued = 0
+        for other in self.softnet:
+            if sd in other.rps_ipi_list:
+                other.rps_ipi_list.remove(sd)
+                queued += 1
+        sd.ipi_cancelled += sd.ipi_inflight - irq_pending_ipis   # still travelling
+        handled = sd.ipi_inflight + queued
+        sd.ipi_inflight = 0
+        if handled:
+            sd.received_rps += handled
+            if sd.backlog.on_poll_list is None:
+                sd.poll_list.append(sd.backlog)
+                sd.backlog.on_poll_list = n
+
     def rps_trigger_softirq(self, sd: SoftnetData, cpu) -> None:
         """rps_trigger_softirq(): the RPS IPI handler on the target CPU."""
-        sd.ipi_inflight -= 1
+        sd.ipi_inflight = max(0, sd.ipi_inflight - 1)
         if sd.backlog.on_poll_list is None:
             self.____napi_schedule(sd, sd.backlog)
         sd.received_rps += 1

@@ -818,6 +818,7 @@ class Machine(NetCore):
             self._enqueue(t, wakeup=False)
         pending_irqs = list(cpu.irq_pending)
         cpu.irq_pending.clear()
+        self.smpcfd_dying_cpu(n, sum(1 for kind, _ in pending_irqs if kind == "ipi"))
         for dev in self.netdevs.values():
             for rxq in dev.rxqs:
                 if rxq.irq_cpu == n:

@@ -92,7 +92,7 @@ class SoftnetData:
     __slots__ = ("cpu", "input_pkt_queue", "process_queue", "backlog", "poll_list",
                  "processed", "dropped", "time_squeeze", "received_rps", "flow_limit",
                  "rps_ipi_list", "input_queue_head", "input_queue_tail", "in_net_rx_action",
-                 "in_napi_threaded_poll", "process_queue_empty", "ipi_inflight")
+                 "in_napi_threaded_poll", "process_queue_empty", "ipi_inflight", "ipi_cancelled")
 
     def __init__(self, cpu: int, weight: int) -> None:
         self.cpu = cpu
@@ -112,6 +112,7 @@ class SoftnetData:
         self.in_napi_threaded_poll = False
         self.process_queue_empty = 0    # seed 000's generation counter
         self.ipi_inflight = 0           # RPS IPIs sent to this CPU and not yet handled
+        self.ipi_cancelled = 0          # in-flight IPIs already handled at CPU death
 
     def qlen(self) -> int:
         return len(self.input_pkt_queue) + len(self.process_queue)
