@@ -157,7 +157,7 @@ EXPERIMENTS: dict[str, Experiment] = {e.name: e for e in (
         "lets the scheduler spread the load to idle CPUs (router: TCP +6%, ping 26 -> 14 ms).",
         "Felix Fietkau, [PATCH net-next v2] net/core: add optional threading for backlog "
         "processing, 2023-03-28 (seed 000); numbers in the RFC v2 thread, 2023-02-17",
-        (STOCK, FELIX, MAINLINE), judge_imbalance),
+        (STOCK, FELIX, MAINLINE), judge_imbalance, extra_metrics=("hog_cpu_share",)),
     Experiment(
         "busy-target", "The RPS target CPUs are fully busy",
         "If the RPS target CPU is fully busy, moving its processing into a thread gives it no "

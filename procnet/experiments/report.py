@@ -15,6 +15,7 @@ from pathlib import Path
 from .registry import EXPERIMENTS, Experiment, Verdict
 from .runner import run_script
 
+MARKER_PREFIXES = ("switch:", "cpu", "before-", "after-")
 SCHEMA_KEYS = ("mode", "offered_pps", "delivered_pps", "dropped", "latency_us", "context_switches",
                "ipis", "wakeups", "migrations", "cpu_util")
 
@@ -84,6 +85,8 @@ def variant_metrics(snaps: list[tuple[str, dict]], mode: str) -> dict:
                            "delivered_pps": round((b["delivered"] - a["delivered"]) / span),
                            "dropped": sum(b["dropped"].values()) - sum(a["dropped"].values())})
     out["timeseries"] = series
+    out["markers"] = [{"t_ms": snap["time_ns"] / 1e6, "label": label} for label, snap in snaps
+                      if label.startswith(MARKER_PREFIXES)]
     out["final_delivered_pps"] = series[-1]["delivered_pps"] if series else out["delivered_pps"]
     if "before-unregister" in by_label and "after-unregister" in by_label:
         out["flush_wait_ms"] = (by_label["after-unregister"]["time_ns"]
@@ -171,11 +174,11 @@ def plot(exp: Experiment, results: dict[str, dict], path: Path) -> None:
             ts = results[label]["timeseries"]
             ax.plot([p["t_ms"] for p in ts], [p["delivered_pps"] / 1e3 for p in ts], label=label,
                     drawstyle="steps-pre")
-            for p in ts:
-                if p["label"].startswith(("switch", "before-", "cpu")):
-                    ax.axvline(p["t_ms"], color="grey", lw=0.6, ls=":")
-                    ax.annotate(p["label"].removeprefix("switch:"), (p["t_ms"], 0),
-                                rotation=90, fontsize=7, va="bottom", ha="right", color="grey")
+        for mk in results[labels[0]]["markers"]:
+            ax.axvline(mk["t_ms"], color="grey", lw=0.8, ls=":")
+            ax.annotate(mk["label"].removeprefix("switch:"), (mk["t_ms"], 0.02),
+                        xycoords=("data", "axes fraction"), rotation=90, fontsize=8,
+                        va="bottom", ha="right", color="dimgrey")
         ax.set_xlabel("virtual time (ms)")
         ax.set_ylabel("delivered (kpps)")
         ax.legend()
