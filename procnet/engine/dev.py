@@ -833,9 +833,10 @@ class NetCore:
                 pollable = napi.on_poll_list is not None or any(
                     napi in (c.net_rx or {}).get(k, ()) for c in self.cpus for k in ("list", "repoll"))
                 t = napi.thread
-                thread_will_poll = (napi.state & NAPI_STATE_THREADED and t is not None
-                                    and napi.state & NAPI_STATE_SCHED_THREADED
-                                    and t.state in (RUNNING, SLEEPING, PARKED))
+                # A woken thread polls while SCHED_THREADED is set, even if THREADED was
+                # cleared meanwhile (napi_thread_wait tests only SCHED_THREADED).
+                thread_will_poll = (t is not None and napi.state & NAPI_STATE_SCHED_THREADED
+                                    and t.state in (RUNNING, PARKED))
                 ipi_coming = sd.ipi_inflight > 0 or any(sd in o.rps_ipi_list for o in self.softnet)
                 stalled = not pollable and not thread_will_poll and not ipi_coming
             if stalled:
