@@ -143,3 +143,24 @@ def test_clearing_the_bitmap_frees_the_table():
     assert m.flow_limit_cpu_bitmap() == 0
     assert row(m, THIS)[FLOW_LIMIT_COUNT] == 0     # "0 if none" (section 8, column 11)
     m.check_conservation()
+
+
+def test_table_len_only_read_at_allocation():
+    m = setup(1 << THIS)
+    m.set_sysctl("flow_limit_table_len", 8)
+    assert len(m.softnet[THIS].flow_limit.buckets) == 4096     # existing table unchanged
+    m.set_sysctl("flow_limit_cpu_bitmap", 0)
+    m.set_sysctl("flow_limit_cpu_bitmap", 1 << THIS)            # re-allocated: 8 buckets
+    fl = m.softnet[THIS].flow_limit
+    assert len(fl.buckets) == 8
+    # Two flows in the same of 8 buckets share one counter: alternating, together they fill
+    # the window exactly like one flow -> first drop at window position 65 again.
+    a = make_flow(m, HASH)
+    same = next(h for h in range(1, 1 << 16)          # same bucket in both conventions
+                if bucket(h, 8) == bucket(HASH, 8) and h & 7 == HASH & 7 and h != HASH)
+    b = make_flow(m, same)
+    results = inject(m, a, TARGET, THIS, n=100)        # qlen 0..99: below half, no update
+    for _ in range(40):
+        results += inject(m, a, TARGET, THIS) + inject(m, b, TARGET, THIS)
+    assert results.index(False) == 164
+    m.check_conservation()

@@ -61,6 +61,8 @@ def test_rps_remote_via_ipi():
 
 @pytest.mark.parametrize("mode", ["felix", "mainline"])
 def test_rps_remote_via_thread_wakeup(mode):
+    # ENGINE DEVIATION (model consistency): the thread path delivers at poll start + protocol
+    # and charges napi_poll_ns after the packets; net_rx_action charges it before them.
     # Same poll cost placement as the softirq path (fixed napi_poll_ns part, then the packets),
     # so that the modes differ only by what really differs: IPI + hardirq + softirq entry
     # versus wake-up latency + context switch.

@@ -120,6 +120,8 @@ def test_stock_context_switches_two_per_datagram(kw):
 
 
 def test_socket_wakeup_is_charged_to_the_softirq_that_delivers():
+    # ENGINE DEVIATION: sock_deliver() runs as a later event, so the wakeup_ns it adds to
+    # _cost_acc is charged to nobody.
     # The reader is woken by sock_def_readable() -> try_to_wake_up() inside __netif_receive_skb
     # (NET_RX on the sender's CPU), so that softirq pays CostModel.wakeup_ns per datagram, as
     # the enqueue path pays it when an enqueue wakes a backlog thread. Stock, CPU 1 only runs

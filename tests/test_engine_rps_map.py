@@ -6,7 +6,7 @@ cpus[reciprocal_scale(hash, len)] = cpus[(hash * len) >> 32]; hash 0 -> -1; offl
 from __future__ import annotations
 
 import pytest
-from engine_helpers import MS, eth, inject, machine, make_flow
+from engine_helpers import MS, eth, machine, make_flow
 
 from procnet.engine.config import NetDeviceConfig, TrafficConfig
 
@@ -84,6 +84,8 @@ def test_empty_intersection_disables_rps():
 
 
 def test_rps_default_mask_applies_to_devices_added_later_only():
+    # ENGINE BUG when written: add_netdev() calls set_rps_cpus(dev.name, ...) before the device
+    # is in m.netdevs -> KeyError for any non-zero rps_default_mask.
     m = machine(cpus=4)
     m.set_sysctl("rps_default_mask", 0b0110)
     dev1 = m.add_netdev(NetDeviceConfig(name="eth1", rx_queues=2, irq_cpus=(0, 1)))

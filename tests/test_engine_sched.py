@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 from engine_helpers import MS, PROCESSED, inject, machine, make_flow, row, task
 
-from procnet.engine.config import NetDeviceConfig, TaskConfig, TrafficConfig
+from procnet.engine.config import TaskConfig, TrafficConfig
 
 
 def bare(cpus=4, **kw):
@@ -122,6 +122,24 @@ def test_newidle_balance_pulls_when_a_cpu_goes_idle():
     assert h1.cpu == 0
 
 
+def test_active_balance_moves_a_lone_task_off_an_irq_loaded_cpu():
+    # A hog alone on CPU 0 where the NIC's interrupts and NET_RX take most of the time: its
+    # capacity (1 - irq share) * imbalance_pct 117 < 100 once the decayed IRQ share passes
+    # 17/117 ~ 14.5%. The periodic balance of an idle CPU then active-balances the running task
+    # over (need_active_balance/check_cpu_capacity). PELT-like decay per 4 ms tick:
+    # 0.5 ** (4/32) ~ 0.917, so with ~70% IRQ share it takes a few ticks, not the first one.
+    m = machine(cpus=4)
+    m.add_traffic(TrafficConfig("t", flows=8, pps=600_000))
+    hog = m.add_task(TaskConfig("hog", cpus=None))
+    assert hog.cpu == 0
+    m.run_for(4 * MS + 1)                 # first tick: share * (1 - 0.917) < 14.5%
+    assert hog.cpu == 0
+    m.run_for(40 * MS)
+    m.check_conservation()
+    assert hog.cpu != 0 and hog.migrations == 1
+    assert m.cpus[0].irq_avg * 117 > 17
+
+
 def test_fifo_task_beats_other_tasks():
     m = bare(cpus=2)
     o = m.add_task(TaskConfig("other", cpus=(1,)))
@@ -136,6 +154,8 @@ def test_fifo_task_beats_other_tasks():
 
 
 def test_task_runtime_includes_the_running_slice():
+    # ENGINE DEVIATION: Task.runtime_ns/utime_ns/stime_ns only grow when a chunk ends (up to
+    # LONG_CHUNK_NS = 10 ms late for a lone hog), unlike Machine.cpu_times().
     # The kernel's per-task CPU time (sum_exec_runtime, read through task_sched_runtime(): the
     # total that /proc/<pid>/schedstat prints and that utime + stime of /proc/<pid>/stat are
     # scaled to) includes the slice the task is running right now, as /proc/stat's per-CPU
