@@ -30,7 +30,7 @@ from .netdevice import (NETREG_REGISTERED, NETREG_UNREGISTERED, NETREG_UNREGISTE
 from .sched import DEAD, PARKED, RUNNING, SLEEPING
 from .softnet import (NAPI_STATE_SCHED, NAPI_STATE_SCHED_THREADED, NAPI_STATE_THREADED,
                       FlowLimit, SoftnetData, reciprocal_scale)
-from .traffic import Flow, flow_hash, make_source
+from .traffic import Flow, flow_hash, make_source, rss_queue
 
 SCHED_BITS = NAPI_STATE_SCHED | NAPI_STATE_SCHED_THREADED
 
@@ -102,12 +102,12 @@ class NetCore:
         self._next_ifindex += 1
         if not dcfg.loopback:
             self._next_irq += len(dev.rxqs)
+        self.netdevs[dev.name] = dev
         for rxq in dev.rxqs:
             if rxq.irq_cpu is not None and not self.cpus[rxq.irq_cpu].online:
                 rxq.irq_cpu = self.online_cpus()[0]
-            if self.sysctl.rps_default_mask:
+            if self.sysctl.rps_default_mask:                 # rx_queue_default_mask()
                 self.set_rps_cpus(dev.name, rxq.index, self.sysctl.rps_default_mask)
-        self.netdevs[dev.name] = dev
         return dev
 
     def _new_flow(self, name: str, dev: NetDevice, tuple5: tuple) -> Flow:
@@ -366,8 +366,11 @@ class NetCore:
         stats.delivered += 1
         stats.latency.record(t_done - pkt[0])
         self.cpus[run_cpu].delivered += 1
-        if flow.sink is not None:
-            self.eq.at(t_done, self.sock_deliver, run_cpu, flow.sink, pkt)
+        sink = flow.sink
+        if sink is not None:
+            if sink.waiter is not None:
+                self._cost_acc += self.cost.wakeup_ns   # sock_def_readable -> try_to_wake_up
+            self.eq.at(t_done, self.sock_deliver, run_cpu, sink, pkt)
 
     def process_backlog(self, napi, quota: int, run_cpu: int, t0: int) -> tuple[int, int]:
         """process_backlog(): drain process_queue, splice input_pkt_queue, complete when empty.
@@ -518,7 +521,8 @@ class NetCore:
                 cpu = self.cpus[t.cpu]
                 sd = self.softnet[cpu.id]
                 sd.in_napi_threaded_poll = True
-                work, cost, repoll = self.__napi_poll(napi, cpu, self.eq.now_ns)
+                work, cost, repoll = self.__napi_poll(napi, cpu,
+                                                      self.eq.now_ns + self.cost.napi_poll_ns)
                 sd.in_napi_threaded_poll = False
                 if sd.rps_ipi_list:
                     cost += self.net_rps_send_ipi(sd)
@@ -784,18 +788,31 @@ class NetCore:
         if not self.cfg.use_backlog_threads and oldsd.rps_ipi_list:
             self.net_rps_send_ipi(oldsd)
         oldsd.rps_ipi_list = []
+        # netif_rx() from process context ends in local_bh_enable(), which runs NET_RX: a packet
+        # that stays on this CPU is processed before the next one is re-injected.
         prev, self.ctx = self.ctx, "task_bh"
+        now = self.eq.now_ns
+        mysd = self.softnet[cpu.id]
         try:
             for queue in (oldsd.process_queue, oldsd.input_pkt_queue):
                 while queue:
                     pkt = queue.popleft()
                     oldsd.input_queue_head += 1
-                    rxq = pkt[1].dev.rxqs[0]
-                    self.netif_rx(pkt, cpu, rxq)
+                    dev = pkt[1].dev
+                    rxq = dev.rxqs[rss_queue(pkt[1].hash, len(dev.rxqs))]
+                    target = self.get_rps_cpu(rxq, pkt[1].hash)
+                    if target < 0 or target == cpu.id:
+                        if dev.running:
+                            self.deliver(pkt, cpu.id, now)
+                        else:
+                            pkt[1].dropped += 1
+                            self.stats.drop("device_gone")
+                    else:
+                        self.enqueue_to_backlog(pkt, target, cpu.id)
+            if mysd.rps_ipi_list:
+                self.net_rps_send_ipi(mysd)
         finally:
             self.ctx = prev
-        if cpu.softirq_pending and not cpu.softirq_active:
-            self._wakeup_softirqd(cpu)
 
     # ------------------------------------------------------------------ views
     def softnet_stat(self) -> list[tuple[int, ...]]:

@@ -70,6 +70,7 @@ class Cpu:
         self.backlog_thread: Task | None = None   # seed 002's backlog_napi/N
         self.delivered = 0
         self.last_ran: Task | None = None     # for counting context switches (None = idle)
+        self.acct_from = 0                    # running chunk's time is accounted up to here
         self.irq_avg = 0.0                    # decayed share of time in hard/soft IRQ
         self.irq_seen_ns = 0                  # irq+softirq time at the last balance tick
 
@@ -182,6 +183,7 @@ class Machine(NetCore):
         done = self.eq.run_until(end_ns, max_events)
         if done:
             self._fill_all_rings()
+        self.sync_accounting()
         return done
 
     def jiffies(self, t_ns: int | None = None) -> int:
@@ -341,15 +343,17 @@ class Machine(NetCore):
             return prev
         return min(allowed)
 
-    def wake_up_process(self, t: Task) -> bool:
-        """try_to_wake_up(): make a sleeping task runnable on a CPU chosen by the scheduler."""
+    def wake_up_process(self, t: Task, charge: bool = True) -> bool:
+        """try_to_wake_up(): make a sleeping task runnable on a CPU chosen by the scheduler.
+        Its cost goes to the waker's current chunk unless the caller already charged it."""
         if t.state != SLEEPING:
             return False
         waker = self.curr_cpu
         t.state = RUNNING
         t.wakeups += 1
         self.stats.wakeups += 1
-        self._cost_acc += self.cost.wakeup_ns
+        if charge:
+            self._cost_acc += self.cost.wakeup_ns
         new_cpu = self._select_task_rq(t, waker)
         if new_cpu != t.cpu:
             self._count_migration(t, t.cpu, new_cpu)
@@ -412,30 +416,47 @@ class Machine(NetCore):
         cpu.token += 1
         dur_ns = max(dur_ns, 1)
         cpu.chunk = (kind, now, now + dur_ns, task, preemptible, on_done)
+        cpu.acct_from = now
         self.eq.at(now + dur_ns, self._chunk_end, cpu, cpu.token)
 
-    def _account(self, cpu: Cpu, kind: str, task: Task | None, elapsed: int) -> None:
+    def _account_time(self, cpu: Cpu, kind: str, task: Task | None, upto: int) -> None:
+        """CPU and task time up to `upto` (what /proc/stat and /proc/<pid>/stat show)."""
+        elapsed = upto - cpu.acct_from
+        if elapsed <= 0:
+            return
+        cpu.acct_from = upto
         cpu.acct[kind] += elapsed
         if task is not None:
             task.runtime_ns += elapsed
-            task.vruntime += elapsed
             if kind == "user":
                 task.utime_ns += elapsed
             else:
                 task.stime_ns += elapsed
-            rq = cpu.rq
-            if rq.tasks:
-                rq.min_vruntime = max(rq.min_vruntime, min(min(x.vruntime for x in rq.tasks),
-                                                           task.vruntime))
-            else:
-                rq.min_vruntime = max(rq.min_vruntime, task.vruntime)
+
+    def _account_vruntime(self, cpu: Cpu, task: Task | None, elapsed: int) -> None:
+        """update_curr(): only at chunk end or preemption, so reads never change scheduling."""
+        if task is None:
+            return
+        task.vruntime += elapsed
+        rq = cpu.rq
+        low = min((x.vruntime for x in rq.tasks), default=task.vruntime)
+        rq.min_vruntime = max(rq.min_vruntime, min(low, task.vruntime))
+
+    def sync_accounting(self) -> None:
+        """Bring running chunks' time into the counters (cheap; no effect on the model)."""
+        now = self.eq.now_ns
+        for cpu in self.cpus:
+            ch = cpu.chunk
+            if ch is not None:
+                self._account_time(cpu, ch[0], ch[3], now)
 
     def _chunk_end(self, cpu: Cpu, token: int) -> None:
         if token != cpu.token or cpu.chunk is None:
             return
         kind, start, end, task, _, on_done = cpu.chunk
         cpu.chunk = None
-        self._account(cpu, kind, task, end - start)
+        self._account_time(cpu, kind, task, end)
+        self._account_vruntime(cpu, task, end - start)
         if task is not None and kind in ("user", "system"):
             task.remaining_ns = max(0, task.remaining_ns - (end - start))
             if task.spinning:
@@ -454,7 +475,8 @@ class Machine(NetCore):
         elapsed = self.eq.now_ns - start
         cpu.chunk = None
         cpu.token += 1
-        self._account(cpu, kind, task, elapsed)
+        self._account_time(cpu, kind, task, self.eq.now_ns)
+        self._account_vruntime(cpu, task, elapsed)
         if task is not None:
             task.remaining_ns = max(0, task.remaining_ns - elapsed)
             if task.spinning:
@@ -776,7 +798,7 @@ class Machine(NetCore):
         w = sock.waiter
         if w is not None:
             sock.waiter = None
-            self.wake_up_process(w)
+            self.wake_up_process(w, charge=False)    # deliver() charged the softirq for it
 
     # ------------------------------------------------------------------ CPU hotplug
     def cpu_down(self, n: int) -> None:
@@ -792,6 +814,17 @@ class Machine(NetCore):
         if cpu.idle_since is not None:
             cpu.acct["idle"] += self.eq.now_ns - cpu.idle_since
             cpu.idle_since = None
+        # stop_machine() cannot run inside a softirq: a running net_rx_action has finished, its
+        # unprocessed and repoll NAPIs back on the poll_list for dev_cpu_dead() to move.
+        sd = self.softnet[n]
+        if cpu.net_rx is not None:
+            rest = cpu.net_rx["list"] + list(sd.poll_list) + cpu.net_rx["repoll"]
+            sd.poll_list.clear()
+            sd.poll_list.extend(rest)
+            for napi in rest:
+                napi.on_poll_list = n
+        sd.in_net_rx_action = False
+        sd.in_napi_threaded_poll = False
         cpu.online = False
         cpu.softirq_pending = False
         cpu.softirq_active = False
@@ -868,7 +901,7 @@ class Machine(NetCore):
         for c in self.cpus:
             acct = dict(c.acct)
             if c.chunk is not None:
-                acct[c.chunk[0]] += now - c.chunk[1]
+                acct[c.chunk[0]] += now - c.acct_from
             elif c.idle_since is not None and c.online:
                 acct["idle"] += now - c.idle_since
             out.append(acct)
