@@ -34,7 +34,6 @@ def run(args, **kw):
 
 
 def test_run_exports_procnet_returns_the_scripts_status_and_unmounts(tmp_path):
-    before = procnet_mounts()
     script = tmp_path / "s.sh"
     script.write_text('. "$PN_LIB"\n'
                       'pn_expect proc/sys/net/core/netdev_max_backlog 1000\n'
@@ -42,23 +41,23 @@ def test_run_exports_procnet_returns_the_scripts_status_and_unmounts(tmp_path):
                       'pn_expect proc/sys/net/core/netdev_max_backlog 300\n'
                       'pn_advance 5ms\n'
                       'pn_check "clock moved" 5000000 "$(pn_read procnet/clock/now)"\n'
-                      'echo "mounted at $PROCNET" >&2\n'
+                      'echo "mounted at $PROCNET"\n'
                       'pn_summary || exit 1\n'
                       'exit 3\n')
     r = run(["run", str(script)])
     assert r.returncode == 3, r.stdout + r.stderr
     assert r.stdout.count("[ ok ]") == 4 and "[fail]" not in r.stdout
-    assert procnet_mounts() == before
+    mnt = r.stdout.split("mounted at ")[1].split()[0]
+    assert mnt not in procnet_mounts() and not os.path.exists(mnt)
 
 
 def test_a_failing_check_fails_the_script_and_still_unmounts(tmp_path):
-    before = procnet_mounts()
     script = tmp_path / "s.sh"
-    script.write_text('. "$PN_LIB"\npn_expect backlog_threaded 1\npn_summary\n')
+    script.write_text('. "$PN_LIB"\necho "$PROCNET"\npn_expect backlog_threaded 1\npn_summary\n')
     r = run(["run", str(script)])
     assert r.returncode == 1
     assert "[fail] backlog_threaded = 1: expected 1 found 0" in r.stdout
-    assert procnet_mounts() == before
+    assert r.stdout.splitlines()[0] not in procnet_mounts()
 
 
 def test_machine_options_reach_the_mount(tmp_path):
@@ -71,16 +70,16 @@ def test_machine_options_reach_the_mount(tmp_path):
 
 
 def test_ctrl_c_stops_the_script_and_unmounts(tmp_path):
-    before = procnet_mounts()
     script = tmp_path / "s.sh"
-    script.write_text('echo ready; sleep 30\n')
+    script.write_text('echo "$PROCNET"; sleep 30\n')
     p = subprocess.Popen(PROCNET + ["run", str(script)], stdout=subprocess.PIPE, text=True,
                          start_new_session=True)
-    assert p.stdout.readline().strip() == "ready"
+    mnt = p.stdout.readline().strip()
+    assert mnt in procnet_mounts()
     os.killpg(p.pid, signal.SIGINT)
     assert p.wait(timeout=20) == 130
     time.sleep(0.2)
-    assert procnet_mounts() == before
+    assert mnt not in procnet_mounts()
 
 
 def test_experiment_list_names_every_builtin():
