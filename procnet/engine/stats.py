@@ -7,32 +7,68 @@ Simplifications:
 """
 from __future__ import annotations
 
+import numpy as np
+
 DROP_REASONS = ("ring_full", "backlog", "flow_limit", "device_gone")
 
 
 class LatencyHistogram:
-    """Per-packet arrival->delivery latency in ns; bucket = value with its low bits cleared."""
+    """Per-packet arrival->delivery latency in ns; bucket = value with its low bits cleared.
 
-    __slots__ = ("counts", "total", "sum_ns", "max_ns")
+    The hot path appends raw values to `raw`; they are folded into buckets in bulk (numpy) when
+    the list grows or a percentile is asked for."""
+
+    __slots__ = ("counts", "_total", "_sum_ns", "_max_ns", "raw")
+    FLUSH_AT = 1 << 16
 
     def __init__(self) -> None:
         self.counts: dict[int, int] = {}
-        self.total = 0
-        self.sum_ns = 0
-        self.max_ns = 0
+        self._total = 0
+        self._sum_ns = 0
+        self._max_ns = 0
+        self.raw: list[int] = []
+
+    @property
+    def total(self) -> int:
+        self.flush()
+        return self._total
+
+    @property
+    def sum_ns(self) -> int:
+        self.flush()
+        return self._sum_ns
+
+    @property
+    def max_ns(self) -> int:
+        self.flush()
+        return self._max_ns
 
     def record(self, value_ns: int) -> None:
-        shift = value_ns.bit_length() - 8
-        key = (value_ns >> shift) << shift if shift > 0 else value_ns
+        raw = self.raw
+        raw.append(value_ns)
+        if len(raw) >= self.FLUSH_AT:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.raw:
+            return
+        v = np.asarray(self.raw, dtype=np.int64)
+        self.raw = []
+        self._total += len(v)
+        self._sum_ns += int(v.sum())
+        self._max_ns = max(self._max_ns, int(v.max()))
+        bits = np.zeros(len(v), dtype=np.int64)
+        pos = v > 0
+        bits[pos] = np.floor(np.log2(v[pos])).astype(np.int64) + 1   # bit_length
+        shift = np.maximum(bits - 8, 0)
+        keys, n = np.unique((v >> shift) << shift, return_counts=True)
         counts = self.counts
-        counts[key] = counts.get(key, 0) + 1
-        self.total += 1
-        self.sum_ns += value_ns
-        if value_ns > self.max_ns:
-            self.max_ns = value_ns
+        for k, c in zip(keys.tolist(), n.tolist()):
+            counts[k] = counts.get(k, 0) + c
 
     def percentile(self, p: float) -> int:
         """Smallest bucket value v such that at least p% of samples are <= v's bucket."""
+        self.flush()
         if not self.total:
             return 0
         rank = max(1, -(-self.total * p // 100))
@@ -44,6 +80,7 @@ class LatencyHistogram:
         return self.max_ns
 
     def summary_us(self) -> dict[str, float]:
+        self.flush()
         to_us = lambda ns: round(ns / 1000, 3)  # noqa: E731
         return {
             "count": self.total,

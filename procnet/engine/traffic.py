@@ -10,12 +10,16 @@ Simplifications:
     32-bit value per 5-tuple (blake2s of the tuple), used both for RSS and for RPS.
   * Splitting a Poisson process by flow gives independent Poisson processes (exact); splitting a
     constant-rate source gives one constant-rate stream per queue with the flows in round robin.
+  * `onoff` modulates the pattern: `pps` while on, silence while off (average pps*on/(on+off)).
 """
 from __future__ import annotations
 
 import hashlib
 import random
+from bisect import bisect_right
 from dataclasses import dataclass
+
+import numpy as np
 
 from .config import NSEC_PER_SEC, TrafficConfig
 
@@ -49,67 +53,79 @@ def rss_queue(hash_: int, n_queues: int) -> int:
 
 
 class ArrivalStream:
-    """Exact packet arrival times of some flows of one source on one rx queue, generated lazily."""
+    """Exact packet arrival times of some flows of one source on one rx queue, generated lazily
+    in blocks (numpy), consumed with bisect: no Python work per packet until it is used.
 
-    __slots__ = ("flows", "pattern", "rate_pps", "rng", "next_ns", "_k", "_rr", "on_ns", "off_ns",
-                 "start_ns", "active")
+    Arrivals are first placed on the stream's "on-time" axis (gaps of 1/rate: constant, or
+    exponential: Poisson), then mapped to virtual time; for `onoff` only on periods advance the
+    axis, so `pps` is the rate while on."""
 
-    def __init__(self, flows: list[Flow], cfg: TrafficConfig, rate_pps: float, rng: random.Random,
+    BLOCK = 1024
+
+    def __init__(self, flows: list[Flow], cfg: TrafficConfig, rate_pps: float, seed: int,
                  start_ns: int, phase: float) -> None:
         self.flows = flows
         self.pattern = cfg.pattern
         self.rate_pps = rate_pps
-        self.rng = rng
-        self.on_ns = cfg.on_ns
-        self.off_ns = cfg.off_ns
+        self.rng = np.random.default_rng(seed)
+        self.on_ns = cfg.on_ns if cfg.pattern == "onoff" else 0
+        self.cycle_ns = cfg.on_ns + cfg.off_ns
         self.start_ns = start_ns
         self.active = rate_pps > 0
-        self._k = phase          # constant pattern: arrival index (fractional phase offset)
-        self._rr = 0
-        self.next_ns = self._first()
+        self._phase = phase
+        self._tau = 0.0                 # Poisson: on-time of the last arrival (float ns)
+        self._k = 0                     # arrivals generated (round robin position)
+        self._last = start_ns - 1
+        self._t: list[int] = []
+        self._f: list[Flow] = []
+        self._i = 0
+        self.next_ns: int | None = None
+        if self.active:
+            self._refill()
 
-    def _gap_ns(self) -> float:
-        return NSEC_PER_SEC / self.rate_pps
-
-    def _first(self) -> int | None:
-        if not self.active:
-            return None
+    def _refill(self) -> None:
+        n = self.BLOCK
+        gap = NSEC_PER_SEC / self.rate_pps
         if self.pattern == "poisson":
-            return self.start_ns + int(self.rng.expovariate(self.rate_pps) * NSEC_PER_SEC)
-        return self._place(self.start_ns + int(self._k * self._gap_ns()))
-
-    def _place(self, t: int) -> int:
-        """onoff: move t forward out of an off period."""
-        if self.pattern != "onoff":
-            return t
-        cycle = self.on_ns + self.off_ns
-        rel = (t - self.start_ns) % cycle
-        return t if rel < self.on_ns else t + (cycle - rel)
-
-    def _advance(self) -> None:
-        if self.pattern == "poisson":
-            self.next_ns += max(1, int(self.rng.expovariate(self.rate_pps) * NSEC_PER_SEC))
+            gaps = self.rng.exponential(gap, n)
+            gaps[0] += self._tau
+            tau = np.cumsum(gaps)
+            self._tau = float(tau[-1])
+        else:   # arrival k at (k + phase) gaps, computed directly so rounding never drifts
+            tau = (np.arange(self._k, self._k + n) + self._phase) * gap
+        tau = np.floor(tau).astype(np.int64)
+        if self.on_ns:
+            tau = (tau // self.on_ns) * self.cycle_ns + tau % self.on_ns
+        t = tau + self.start_ns
+        # Strictly increasing integer times (two arrivals never share a nanosecond).
+        k = np.arange(n, dtype=np.int64)
+        t = np.maximum.accumulate(np.maximum(t - k, self._last + 1)) + k
+        self._last = int(t[-1])
+        nflows = len(self.flows)
+        if nflows == 1:
+            idx = None
+        elif self.pattern == "poisson":
+            idx = self.rng.integers(0, nflows, n)
         else:
-            self._k += 1
-            self.next_ns = self._place(max(self.next_ns + 1,
-                                           self.start_ns + int(self._k * self._gap_ns())))
-
-    def _pick_flow(self) -> Flow:
+            idx = (np.arange(self._k, self._k + n) + 1) % nflows
+        self._k += n
+        self._t = t.tolist()
         flows = self.flows
-        if len(flows) == 1:
-            return flows[0]
-        if self.pattern == "poisson":
-            return flows[self.rng.randrange(len(flows))]
-        self._rr = (self._rr + 1) % len(flows)
-        return flows[self._rr]
+        self._f = [flows[0]] * n if idx is None else [flows[i] for i in idx.tolist()]
+        self._i = 0
+        self.next_ns = self._t[0]
 
     def pop_until(self, t_ns: int, out: list) -> None:
-        """Append every (arrival_ns, flow) with arrival <= t_ns to `out`."""
-        nxt = self.next_ns
-        while nxt is not None and nxt <= t_ns:
-            out.append((nxt, self._pick_flow()))
-            self._advance()
-            nxt = self.next_ns
+        """Append every (arrival_ns, flow) with arrival <= t_ns to `out`, in time order."""
+        while self.next_ns is not None and self.next_ns <= t_ns:
+            i = self._i
+            j = bisect_right(self._t, t_ns, i)
+            out.extend(zip(self._t[i:j], self._f[i:j]))
+            if j < len(self._t):
+                self._i = j
+                self.next_ns = self._t[j]
+            else:
+                self._refill()
 
     def stop(self) -> None:
         self.active = False
@@ -144,7 +160,7 @@ def make_source(cfg: TrafficConfig, dev, machine_seed: int, first_fid: int, star
     for q in sorted(by_queue):
         qflows = by_queue[q]
         rate = cfg.pps * len(qflows) / cfg.flows
-        sub_rng = random.Random(flow_hash((seed, q), 1))
-        streams.append((q, ArrivalStream(qflows, cfg, rate, sub_rng, start_ns,
-                                         phase=sub_rng.random())))
+        sub_seed = flow_hash((seed, q), 1)
+        streams.append((q, ArrivalStream(qflows, cfg, rate, sub_seed, start_ns,
+                                         phase=random.Random(sub_seed).random())))
     return TrafficSource(cfg, flows, streams)
