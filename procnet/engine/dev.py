@@ -89,6 +89,8 @@ class NetCore:
         # Model settings a script may flip at run time (procnet/model/*).
         self.felix_variant = cfg.felix_variant
         self.backlog_local_shortcut = cfg.backlog_local_shortcut
+        # Set to a list to record (flow id, arrival_ns, cpu) of every delivery, in order.
+        self.delivery_trace: list | None = None
 
     # ------------------------------------------------------------------ devices and traffic
     def add_netdev(self, dcfg: NetDeviceConfig) -> NetDevice:
@@ -362,6 +364,8 @@ class NetCore:
             return
         self.softnet[run_cpu].processed += 1
         flow.delivered += 1
+        if self.delivery_trace is not None:
+            self.delivery_trace.append((flow.fid, pkt[0], run_cpu))
         stats = self.stats
         stats.delivered += 1
         stats.latency.record(t_done - pkt[0])
@@ -378,6 +382,10 @@ class NetCore:
         raw = self.stats.latency.raw
         t = t_first
         fast = 0
+        if self.delivery_trace is not None:
+            self.delivery_trace.extend((p[1].fid, p[0], run_cpu) for p in pkts
+                                       if p[1].sink is None
+                                       and p[1].dev.reg_state is NETREG_REGISTERED)
         for pkt in pkts:
             flow = pkt[1]
             if flow.sink is None and flow.dev.reg_state is NETREG_REGISTERED:
