@@ -42,3 +42,19 @@ def test_toggling_at_random_instants_keeps_every_packet_once_and_in_flow_order(p
     # every offered packet is delivered, dropped or still queued (nothing after 20 ms idle)
     offered, delivered, dropped, queued = m.conservation()
     assert queued < 100 and delivered + sum(dropped.values()) + queued == offered
+
+
+@pytest.mark.parametrize("mode", ["stock", "backlog_threaded", "thread_backlog_napi"])
+def test_no_cpu_idles_with_softirq_work_pending(mode):
+    # Regression: migrating a task off a CPU in the middle of a hardirq once dropped the irq's
+    # exit path, leaving NET_RX pending with nobody to run it (and the NIC ring full).
+    m = Machine(MachineConfig(seed=5, thread_backlog_napi=mode == "thread_backlog_napi",
+                              tasks=(TaskConfig("hog", cpus=(1,)),)))
+    m.set_rps_cpus("eth0", 0, 0xF)
+    m.add_traffic(TrafficConfig("t1", flows=8, pps=400_000))
+    if mode == "backlog_threaded":
+        m.set_sysctl("backlog_threaded", 1)
+    m.run_for(200_000 * NSEC_PER_USEC)
+    m.check_conservation()
+    assert m.stats.softirq_stuck == 0, m.dmesg
+    assert m.stats.dropped["ring_full"] == 0

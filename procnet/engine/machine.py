@@ -118,6 +118,7 @@ class Stats:
         self.migrations = 0
         self.delivered_after_unregister = 0
         self.stalls_detected = 0
+        self.softirq_stuck = 0
 
     def drop(self, reason: str, n: int = 1) -> None:
         self.dropped[reason] += n
@@ -293,17 +294,27 @@ class Machine(NetCore):
         cpu = self.cpus[t.cpu]
         t.state = DEAD
         if cpu.curr is t:
-            self._cut_chunk(cpu)
-            cpu.curr = None
-            self._kick(cpu)
+            self._detach_current(cpu, t)
+
+    def _detach_current(self, cpu: Cpu, t: Task) -> None:
+        """Take the current task off its CPU (migration or exit). Only its own task chunk is
+        cut: an interrupt or softirq running on top of it finishes, without it."""
+        ch = cpu.chunk
+        if ch is not None and ch[3] is t:
+            if ch[0] in ("irq", "softirq"):
+                cpu.chunk = (ch[0], ch[1], ch[2], None, ch[4], ch[5])
+            else:
+                self._cut_chunk(cpu)
+        if cpu.softirq_host is t:
+            cpu.softirq_host = None       # the softirq loop ends in this CPU's own context
+        cpu.curr = None
+        self._kick(cpu)
 
     def _move_task(self, t: Task, new_cpu: int) -> None:
         """Migrate a task (queued or running) to new_cpu, charging the migration cost."""
         old = self.cpus[t.cpu]
         if old.curr is t:
-            self._cut_chunk(old)
-            old.curr = None
-            self._kick(old)
+            self._detach_current(old, t)
         if t.on_rq:
             old.rq.remove(t)
         self._count_migration(t, old.id, new_cpu)
@@ -717,7 +728,20 @@ class Machine(NetCore):
             else:
                 self._active_balance(cpu)
         self.detect_stalls()
+        self._check_pending_softirqs()
         self.eq.after(interval, self._periodic_balance)
+
+    def _check_pending_softirqs(self) -> None:
+        """The kernel's "NOHZ tick-stop error: local softirq work is pending" check: a CPU that
+        idles with NET_RX pending and no ksoftirqd to run it has lost work. Never expected."""
+        for cpu in self.cpus:
+            if (cpu.online and cpu.softirq_pending and not cpu.softirq_active
+                    and cpu.chunk is None and cpu.curr is None and not cpu.rq.tasks
+                    and not cpu.dispatch_pending and not cpu.irq_pending):
+                self.stats.softirq_stuck += 1
+                self.log(f"NOHZ tick-stop error: local softirq work is pending, handler #08!!! "
+                         f"(cpu{cpu.id})")
+                self._wakeup_softirqd(cpu)     # as the kernel's own tick would, eventually
 
     def _active_balance(self, dst: Cpu) -> None:
         """need_active_balance()/check_cpu_capacity(): an idle CPU takes the only running task
@@ -949,6 +973,7 @@ class Machine(NetCore):
             "context_switches": sum(c.ctxt for c in self.cpus),
             "migrations": s.migrations,
             "stalls_detected": s.stalls_detected,
+            "softirq_stuck": s.softirq_stuck,
             "stalled_cpus": sorted(self.stalled),
             "delivered_after_unregister": s.delivered_after_unregister,
             "per_cpu": per_cpu,
