@@ -274,5 +274,83 @@ def experiment(name, out_dir, as_json, seed):
                f"{out / 'results.csv'}")
 
 
+@main.command()
+@click.argument("spec_path", metavar="SPEC", type=click.Path(dir_okay=False))
+@click.option("--out", "out_dir", type=click.Path(file_okay=False),
+              help="Results directory (default out/sweeps/NAME). Re-running into the same "
+                   "directory resumes: finished points are skipped.")
+@click.option("--workers", type=click.IntRange(1), help="Local worker processes (default: CPUs).")
+@click.option("--scheduler", metavar="ADDRESS",
+              help="Run on a dask.distributed scheduler (e.g. tcp://127.0.0.1:8786) instead.")
+@click.option("--retry-errors", is_flag=True, help="Run again the points recorded as errors.")
+def sweep(spec_path, out_dir, workers, scheduler, retry_errors):
+    """Run a parameter sweep: every point of SPEC (TOML) in each mode and seed (docs/sweeps.md).
+
+    Writes results.csv / results.parquet (one row per point, mode and seed), summary.json,
+    crossovers.csv and a plot per metric; prints a table and the crossovers."""
+    from pathlib import Path
+
+    from procnet.sweep import SpecError, SweepError, describe, load_spec, run_sweep, summarize
+    try:
+        spec = load_spec(spec_path)
+    except SpecError as e:
+        click.echo(f"procnet sweep: {spec_path}: {e}", err=True)
+        sys.exit(2)
+    if workers and scheduler:
+        click.echo("procnet sweep: --workers is for the local pool; a dask cluster has its own "
+                   "workers", err=True)
+        sys.exit(2)
+    out = Path(out_dir or Path("out") / "sweeps" / spec.name)
+    state = {}
+
+    def on_start(todo, skipped):
+        if skipped:
+            click.echo(f"{out}: {skipped} run(s) already done, {todo} to go", err=True)
+        bar = click.progressbar(length=todo, label=spec.name, file=sys.stderr,
+                                hidden=not sys.stderr.isatty() or not todo,
+                                item_show_func=lambda r: r and f"{r['mode']} seed {r['seed']}")
+        state["bar"] = bar.__enter__()
+
+    def on_row(row, done, todo):
+        state["bar"].update(1, row)
+
+    try:
+        res = run_sweep(spec, out, workers=workers, scheduler=scheduler,
+                        retry_errors=retry_errors, on_row=on_row, on_start=on_start)
+    except KeyboardInterrupt:
+        click.echo(f"\nprocnet sweep: interrupted; finished rows are in {out}; run the same "
+                   "command again to resume", err=True)
+        sys.exit(130)
+    except (SweepError, OSError) as e:
+        click.echo(f"procnet sweep: {e}", err=True)
+        sys.exit(1)
+    finally:
+        if "bar" in state:
+            state["bar"].__exit__(None, None, None)
+    summ = summarize(spec, res.rows, out)
+    nparams = len(spec.grid())
+    click.echo(f"sweep {spec.name}: {res.total} runs ({nparams} points x {len(spec.modes)} "
+               f"modes x {len(spec.seeds)} seeds): {len(res.ran)} run now in {res.wall_s:.1f} s, "
+               f"{res.skipped} found in {out}, {len(res.errors)} error(s)")
+    click.echo("")
+    click.echo(summ.text)
+    click.echo("")
+    if "stock" not in spec.modes:
+        click.echo("crossovers: none computed (stock is not among the modes)")
+    else:
+        click.echo(f"crossovers (mode - stock changes sign; ties within "
+                   f"{spec.tolerance:.0%} of stock): {len(summ.crossovers) or 'none'}")
+        for c in summ.crossovers:
+            click.echo(f"  {describe(c)}")
+    for r in res.errors[:5]:
+        params = " ".join(f"{k}={r.get(k)}" for k in spec.params)
+        click.echo(f"error: {params} mode={r['mode']} seed={r['seed']}: {r['error']}")
+    if len(res.errors) > 5:
+        click.echo(f"... {len(res.errors) - 5} more errors in {out / 'results.csv'}")
+    click.echo(f"plots: {', '.join(str(p) for p in summ.plots)}")
+    click.echo(f"data: {out / 'results.csv'}, {out / 'results.parquet'}, "
+               f"{out / 'summary.json'}, {out / 'crossovers.csv'}")
+
+
 if __name__ == "__main__":
     main()
