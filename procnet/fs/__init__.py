@@ -34,14 +34,16 @@ __all__ = [
 class NodeInfo:
     """What ``stat`` of one node reports. ``mode`` holds permission bits only (e.g. 0o644).
 
-    The glue reads only these four attributes, so a tree may return its own type with the
-    same attributes instead of importing this one (keeps dependencies pointing down).
+    The glue reads only these attributes (``per_read`` is optional), so a tree may return its
+    own type with the same attributes instead of importing this one (keeps dependencies
+    pointing down).
     """
 
     is_dir: bool
     mode: int
     uid: int = 0
     gid: int = 0
+    per_read: bool = False  # answer each read(2) with tree.read_at() instead of a snapshot
 
 
 class Tree(Protocol):
@@ -58,6 +60,11 @@ class Tree(Protocol):
     def read(self, path: str) -> bytes:
         """The whole content of the file, rendered from one consistent snapshot.
         Called once per open() of a readable handle; reads are then served from it."""
+
+    def read_at(self, path: str, offset: int, size: int) -> bytes:
+        """One read(2) call, for nodes whose stat() has ``per_read`` set (only those need
+        this method): /proc/sys files render on every call and return data only at
+        offset 0 (proc_sys_read). At most ``size`` bytes."""
 
     def write(self, path: str, data: bytes, offset: int) -> int:
         """Handle one write(2) call; return the byte count that call reports (1..len(data);

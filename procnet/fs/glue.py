@@ -53,9 +53,10 @@ _READ_BITS = 0o444
 @dataclass
 class _Handle:
     path: str
-    snapshot: bytes | None  # None for write-only handles: nothing is rendered
+    snapshot: bytes | None  # None for write-only and per-read handles: nothing is rendered
     append: bool = False
     written: int = 0  # bytes accepted on this handle so far
+    per_read: bool = False  # every read goes to tree.read_at (proc_sys_read semantics)
 
 
 def _rel(path: str) -> str:
@@ -154,18 +155,26 @@ class TreeOperations(mfusepy.Operations):
         # Root bypasses mode bits even with default_permissions; procfs does not.
         if (wants_write and not info.mode & _WRITE_BITS) or (wants_read and not info.mode & _READ_BITS):
             raise mfusepy.FuseOSError(errno.EACCES)
-        snapshot = self.tree.read(_rel(path)) if wants_read else None
+        per_read = wants_read and bool(getattr(info, "per_read", False))
+        snapshot = self.tree.read(_rel(path)) if wants_read and not per_read else None
         if snapshot is not None and not isinstance(snapshot, bytes):
             raise TypeError(f"tree.read({_rel(path)!r}) returned {type(snapshot).__name__}, not bytes")
         fh = next(self._next_fh)
-        self._handles[fh] = _Handle(_rel(path), snapshot, append=bool(fi.flags & os.O_APPEND))
+        self._handles[fh] = _Handle(_rel(path), snapshot, append=bool(fi.flags & os.O_APPEND),
+                                    per_read=per_read)
         fi.fh = fh
         fi.direct_io = 1  # st_size is 0: without direct_io the kernel would read nothing
         return 0
 
     @_errno_boundary
     def read(self, path, size, offset, fi):
-        snapshot = self._handles[fi.fh].snapshot
+        handle = self._handles[fi.fh]
+        if handle.per_read:
+            data = self.tree.read_at(handle.path, offset, size)
+            if not isinstance(data, bytes) or len(data) > size:
+                raise TypeError(f"tree.read_at({handle.path!r}) returned {data!r:.40} for {size} bytes")
+            return data
+        snapshot = handle.snapshot
         if snapshot is None:
             raise mfusepy.FuseOSError(errno.EBADF)
         return snapshot[offset : offset + size]

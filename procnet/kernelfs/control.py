@@ -47,16 +47,21 @@ def parse_cpulist(text: str, ncpus: int, what: str = "cpus") -> tuple[int, ...]:
 
 
 def parse_command(data: bytes, what: str) -> list[list[str]]:
-    """Split a write into commands: one per line, words separated by blanks."""
+    """Split a write into commands: one per line, words separated by blanks.
+
+    Lines starting with "#" are comments. A write of comments only is a no-op (shells write
+    every line of `printf` or a heredoc with its own write() call); a write with nothing but
+    blanks is an error ("empty command"), since `echo $UNSET > ctl` is almost always a slip.
+    """
     try:
         text = data.decode("ascii")
     except UnicodeDecodeError:
         raise ControlError(f"{what}: only ASCII text is accepted") from None
-    cmds = [line.split() for line in text.splitlines()]
-    cmds = [c for c in cmds if c and not c[0].startswith("#")]
-    if not cmds:
+    lines = [line.split() for line in text.splitlines()]
+    lines = [words for words in lines if words]
+    if not lines:
         raise ControlError(f"{what}: empty command")
-    return cmds
+    return [words for words in lines if not words[0].startswith("#")]
 
 
 def parse_kv(words: list[str], allowed: dict[str, type], what: str) -> dict:

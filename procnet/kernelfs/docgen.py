@@ -10,12 +10,18 @@ HEADER = """# File reference
 
 Generated from `procnet/kernelfs/table.py` by `python -m procnet.kernelfs.docgen`; do not edit.
 Paths are relative to the mountpoint. Placeholders: `<pid>` a task's pid, `<dev>` a network
-device, `<rxq>` `rx-N`, `<cpu>` `cpuN`. Reads are rendered once per open (one snapshot); files
-report size 0 as procfs does. Writes parse like the kernel handler named in the *kernel* column:
-bad input gets the kernel's errno (EINVAL, EOVERFLOW, ERANGE, EOPNOTSUPP) and changes nothing,
-except where the kernel itself applies a partial write (rps_default_mask). Writes to
-`proc/sys/net/core/*` at a non-zero offset are ignored, as with `kernel.sysctl_writes_strict=1`.
+device, `<rxq>` `rx-N`, `<cpu>` `cpuN`. Reads are rendered once per open (one snapshot), except
+`proc/sys/net/core/*` and `backlog_threaded`, which render on every read() and return data only
+at offset 0, as `proc_sys_read` does; files report size 0 as procfs does. Writes parse like the
+kernel handler named in the *kernel* column: bad input gets the kernel's errno (EINVAL,
+EOVERFLOW, ERANGE, EOPNOTSUPP) and changes nothing, except where the kernel itself applies a
+partial write (rps_default_mask). Integer sysctls ignore writes at a non-zero offset, as with
+`kernel.sysctl_writes_strict=1`; the cpumask sysctls parse every write. sysfs files
+(`sys/...`) see at most the first 4096 bytes of a write and report that count, as kernfs does.
 Files of mode 0444 refuse writes (EACCES at open); non-root users cannot write any file.
+`procnet/*/ctl` files take one command per line (`#` starts a comment line); every line of
+one write(2) is parsed before any is applied, a line the engine refuses stops the write with
+EINVAL (the lines before it stay applied), and every error is also logged to `procnet/dmesg`.
 
 | path | mode | kernel | what it is |
 |---|---|---|---|

@@ -12,7 +12,10 @@ Listing, stat, read and write are all derived from `TABLE` (see `KernelFS`), and
 generated from it (`python -m procnet.kernelfs.docgen`). Nothing else in procnet lists paths.
 
 show(ctx) returns the file's whole text. store(ctx, data, offset) handles one write() call and
-returns the byte count it reports, or raises OSError(errno, message).
+returns the byte count it reports, or raises OSError(errno, message). read_call(ctx, pos, size),
+where set, answers one read() call by itself, as proc_sys_read() does for /proc/sys files: the
+text is rendered on every call, only a read at position 0 returns data, and it is cut to the
+caller's buffer. Files without it are seq_file/sysfs-like: one snapshot per open.
 """
 from __future__ import annotations
 
@@ -27,8 +30,8 @@ from procnet.engine.config import (NSEC_PER_SEC, CostModel, NetDeviceConfig, Tas
 from . import render
 from .control import ControlError, parse_command, parse_cpulist, parse_duration_ns, parse_kv
 from .cpumask import CpumaskParseError, bitmap_list_string, bitmap_parse, bitmap_string
-from .proc_handlers import (SYSCTL_SPECS, KernelParams, SysctlWriteError, kstrtoul,
-                            sysctl_write)
+from .proc_handlers import (PAGE_SIZE, SYSCTL_SPECS, KernelParams, SysctlWriteError,
+                            kstrtoul, sysctl_show, sysctl_write)
 
 
 @dataclass
@@ -56,6 +59,7 @@ class Entry:
     doc: str
     when: Callable[[Ctx], bool] | None = None     # entry exists only where this holds
     own_lock: bool = False     # store() takes the runtime lock itself (mutex first, or slices)
+    read_call: Callable[[Ctx, int, int], bytes] | None = None   # per-read() files (sysctls)
 
 
 # ---------------------------------------------------------------------------- sysctl files
@@ -71,6 +75,13 @@ def _sysctl_show(name: str) -> Callable[[Ctx], str]:
             return bitmap_string(value, ctx.m.cfg.cpus) + "\n"
         return f"{value}\n"
     return show
+
+
+def _sysctl_read_call(name: str) -> Callable[[Ctx, int, int], bytes]:
+    """proc_sys_read() -> proc_dointvec / dump_cpumask for one read() call."""
+    def read_call(ctx: Ctx, pos: int, size: int) -> bytes:
+        return sysctl_show(name, ctx.m.get_sysctl(name), pos, size, _params(ctx))
+    return read_call
 
 
 def _sysctl_store(name: str) -> Callable[[Ctx, bytes, int], int]:
@@ -94,7 +105,7 @@ def _sysctl_store(name: str) -> Callable[[Ctx, bytes, int], int]:
 def _backlog_threaded_store(ctx: Ctx, data: bytes, offset: int) -> int:
     """backlog_threaded_sysctl(): one mutex around "parse, then switch"; read back = real mode."""
     rt = ctx.rt
-    with rt.backlog_threaded_mutex, rt.lock:
+    with rt.backlog_threaded_mutex, rt.access():
         m = rt.machine
         res = sysctl_write("backlog_threaded", data, offset, int(m.backlog_threaded),
                            _params(ctx))
@@ -114,12 +125,28 @@ def _sysctl_entries() -> list[Entry]:
             doc += f" {spec.note}."
         out.append(Entry(f"proc/sys/net/core/{name}", spec.mode, _sysctl_show(name), store,
                          f"{spec.handler} ({origin})", doc,
-                         own_lock=name == "backlog_threaded"))
+                         own_lock=name == "backlog_threaded",
+                         read_call=_sysctl_read_call(name)))
     return out
 
 
 # ---------------------------------------------------------------------------- sysfs
-def _rps_cpus_store(ctx: Ctx, data: bytes, offset: int) -> int:
+def _kernfs_store(store: Callable[[Ctx, bytes], None]) -> Callable[[Ctx, bytes, int], int]:
+    """kernfs_fop_write_iter() -> sysfs_kf_write() around a device attribute's ->store().
+
+    kernfs copies at most PAGE_SIZE bytes (longer writes are cut there and write() reports
+    4096), ignores the file position, and ->store() sees every write() on its own.
+    """
+    def write(ctx: Ctx, data: bytes, offset: int) -> int:
+        data = data[:PAGE_SIZE]
+        if data:                     # sysfs_kf_write(): a zero-length write never reaches it
+            store(ctx, data)
+        return len(data)
+    write.__doc__ = store.__doc__
+    return write
+
+
+def _rps_cpus_store(ctx: Ctx, data: bytes) -> None:
     """store_rps_map(): bitmap_parse, housekeeping AND (all CPUs here), set the map."""
     nbits = ctx.m.cfg.cpus
     try:
@@ -127,10 +154,9 @@ def _rps_cpus_store(ctx: Ctx, data: bytes, offset: int) -> int:
     except CpumaskParseError as e:
         raise OSError(e.errno, e.strerror) from None
     ctx.m.set_rps_cpus(ctx.dev.name, ctx.rxq.index, mask)
-    return len(data)
 
 
-def _rps_flow_cnt_store(ctx: Ctx, data: bytes, offset: int) -> int:
+def _rps_flow_cnt_store(ctx: Ctx, data: bytes) -> None:
     """store_rps_dev_flow_table_cnt(): kstrtoul base 0, rounded up to a power of two."""
     count = kstrtoul(data, 0)
     if count:
@@ -139,42 +165,42 @@ def _rps_flow_cnt_store(ctx: Ctx, data: bytes, offset: int) -> int:
             raise OSError(errno.EINVAL, f"rps_flow_cnt too large (got {count})")
         count = mask + 1
     ctx.rxq.rps_flow_cnt = count
-    return len(data)
 
 
 def _threaded_show(ctx: Ctx) -> str:
-    if ctx.dev.loopback:
-        raise OSError(errno.EOPNOTSUPP, f"{ctx.dev.name} has no NAPI")
-    return f"{ctx.dev.threaded}\n"
+    """threaded_show(): the device's threaded flag (0 for lo, which has no NAPI)."""
+    return f"{int(getattr(ctx.dev, 'threaded', 0) or 0)}\n"
 
 
-def _threaded_store(ctx: Ctx, data: bytes, offset: int) -> int:
-    """threaded_store() -> modify_napi_threaded(): 0 or 1, else EOPNOTSUPP."""
+def _threaded_store(ctx: Ctx, data: bytes) -> None:
+    """threaded_store() -> modify_napi_threaded(): kstrtoul, then EOPNOTSUPP without NAPI
+    (lo) or for a value other than 0 or 1."""
     val = kstrtoul(data, 0)
     if ctx.dev.loopback or val not in (0, 1):
         raise OSError(errno.EOPNOTSUPP, f"threaded must be 0 or 1 on a NAPI device (got {val})")
     ctx.m.dev_set_threaded(ctx.dev.name, bool(val))
-    return len(data)
 
 
 def _kstrtobool(data: bytes) -> bool:
-    """kstrtobool(): y/Y/1/on -> true, n/N/0/off -> false (first chars decide)."""
-    s = data.rstrip(b"\n").lower()
-    if s[:1] in (b"y", b"1") or s[:2] == b"on":
+    """lib/kstrtox.c kstrtobool(): the first character decides (y Y t T 1 / n N f F 0), or
+    "o"/"O" followed by n/N (on) or f/F (off); anything else is EINVAL."""
+    c0, c1 = data[:1], data[1:2].lower()
+    if c0 in (b"y", b"Y", b"t", b"T", b"1"):
         return True
-    if s[:1] in (b"n", b"0") or s[:3] == b"off":
+    if c0 in (b"n", b"N", b"f", b"F", b"0"):
         return False
+    if c0 in (b"o", b"O") and c1 in (b"n", b"f"):
+        return c1 == b"n"
     raise OSError(errno.EINVAL, f"expected 0 or 1 (got {data[:20]!r})")
 
 
-def _cpu_online_store(ctx: Ctx, data: bytes, offset: int) -> int:
+def _cpu_online_store(ctx: Ctx, data: bytes) -> None:
     """online_store() -> device_online()/device_offline() -> cpu_up()/cpu_down()."""
     up = _kstrtobool(data)
     if up:
         ctx.m.cpu_up(ctx.cpu.id)
     else:
         ctx.m.cpu_down(ctx.cpu.id)
-    return len(data)
 
 
 def _cpumask_list(ctx: Ctx, which: str) -> str:
@@ -199,8 +225,13 @@ def _clock_mode_store(ctx: Ctx, data: bytes, offset: int) -> int:
 
 
 def _clock_speed_store(ctx: Ctx, data: bytes, offset: int) -> int:
+    text = data.decode("ascii", "replace").strip()
     try:
-        ctx.rt.set_speed(float(data.decode("ascii", "replace").strip()))
+        speed = float(text)
+    except ValueError:
+        raise ControlError(f"clock/speed must be a number > 0 (got {text!r})") from None
+    try:
+        ctx.rt.set_speed(speed)
     except ValueError as e:
         raise ControlError(f"clock/speed: {e}") from None
     return len(data)
@@ -220,32 +251,59 @@ def _traffic_show(ctx: Ctx) -> str:
     lines = []
     for name, src in ctx.m.traffic.items():
         c = src.cfg
-        lines.append(f"{name} dev={c.dev} flows={c.flows} pps={c.pps} pattern={c.pattern} "
-                     f"size={c.size} seed={c.seed}\n")
+        onoff = (f" on={_fmt_duration(c.on_ns)} off={_fmt_duration(c.off_ns)}"
+                 if c.pattern == "onoff" else "")
+        lines.append(f"{name} dev={c.dev} flows={c.flows} pps={c.pps} pattern={c.pattern}"
+                     f"{onoff} size={c.size} seed={c.seed}\n")
     return "".join(lines)
 
 
-def _traffic_store(ctx: Ctx, data: bytes, offset: int) -> int:
-    for words in parse_command(data, "traffic/ctl"):
-        op, rest = words[0], words[1:]
-        if op == "add" and rest:
-            kv = parse_kv(rest[1:], _TRAFFIC_KEYS, "traffic/ctl")
-            for k_from, k_to in (("on", "on_ns"), ("off", "off_ns")):
-                if k_from in kv:
-                    kv[k_to] = kv.pop(k_from)
-            try:
-                ctx.m.add_traffic(TrafficConfig(rest[0], **kv))
-            except ValueError as e:
-                raise ControlError(f"traffic/ctl: {e}") from None
-        elif op == "del" and len(rest) == 1:
-            try:
-                ctx.m.del_traffic(rest[0])
-            except KeyError as e:
-                raise ControlError(f"traffic/ctl: {e.args[0]}") from None
-        else:
-            raise ControlError("traffic/ctl: expected 'add NAME key=value...' or 'del NAME' "
-                               f"(got {' '.join(words)!r})")
+def _fmt_duration(ns: int) -> str:
+    for unit, scale in (("s", 1_000_000_000), ("ms", 1_000_000), ("us", 1_000)):
+        if ns and ns % scale == 0:
+            return f"{ns // scale}{unit}"
+    return str(ns)
+
+
+def _run_commands(ctx: Ctx, data: bytes, what: str, parse_line) -> int:
+    """A control file's write: every line is parsed and checked first (a syntax error anywhere
+    applies nothing), then the lines are applied in order under the runtime lock. A line the
+    engine refuses (a duplicate name, an unknown device) stops there with EINVAL; the lines
+    before it stay applied, as with `ip -batch`."""
+    actions = [parse_line(ctx, words) for words in parse_command(data, what)]
+    for action in actions:
+        try:
+            action()
+        except ControlError:
+            raise
+        except OSError as e:
+            raise ControlError(f"{what}: {e.strerror or e}", e.errno or errno.EINVAL) from None
+        except (ValueError, KeyError, LookupError, TypeError) as e:
+            raise ControlError(f"{what}: {e.args[0] if e.args else e}") from None
     return len(data)
+
+
+def _traffic_line(ctx: Ctx, words: list[str]):
+    m = ctx.m
+    op, rest = words[0], words[1:]
+    if op == "add" and rest:
+        kv = parse_kv(rest[1:], _TRAFFIC_KEYS, "traffic/ctl")
+        for k_from, k_to in (("on", "on_ns"), ("off", "off_ns")):
+            if k_from in kv:
+                kv[k_to] = kv.pop(k_from)
+        try:
+            cfg = TrafficConfig(rest[0], **kv)
+        except (ValueError, TypeError) as e:
+            raise ControlError(f"traffic/ctl: {e}") from None
+        return lambda: m.add_traffic(cfg)
+    if op == "del" and len(rest) == 1:
+        return lambda: m.del_traffic(rest[0])
+    raise ControlError("traffic/ctl: expected 'add NAME key=value...' or 'del NAME' "
+                       f"(got {' '.join(words)!r})")
+
+
+def _traffic_store(ctx: Ctx, data: bytes, offset: int) -> int:
+    return _run_commands(ctx, data, "traffic/ctl", _traffic_line)
 
 
 def _tasks_show(ctx: Ctx) -> str:
@@ -260,41 +318,45 @@ def _tasks_show(ctx: Ctx) -> str:
     return "".join(lines)
 
 
-def _tasks_store(ctx: Ctx, data: bytes, offset: int) -> int:
+def _tasks_line(ctx: Ctx, words: list[str]):
     m = ctx.m
     n = m.cfg.cpus
-    for words in parse_command(data, "tasks/ctl"):
-        op, rest = words[0], words[1:]
+    op, rest = words[0], words[1:]
+    if op == "add" and rest:
+        kv = parse_kv(rest[1:], {"cpus": str, "util": int, "period": "duration",
+                                 "policy": str}, "tasks/ctl")
+        cpus = parse_cpulist(kv["cpus"], n, "tasks/ctl: cpus") if "cpus" in kv else None
+        policy = kv.get("policy", "other")
+        if policy not in ("other", "fifo"):
+            raise ControlError(f"tasks/ctl: policy must be other or fifo (got {policy!r})")
         try:
-            if op == "add" and rest:
-                kv = parse_kv(rest[1:], {"cpus": str, "util": int, "period": "duration",
-                                         "policy": str}, "tasks/ctl")
-                cpus = parse_cpulist(kv["cpus"], n, "tasks/ctl: cpus") if "cpus" in kv else None
-                policy = kv.get("policy", "other")
-                if policy not in ("other", "fifo"):
-                    raise ControlError(f"tasks/ctl: policy must be other or fifo (got {policy!r})")
-                m.add_task(TaskConfig(rest[0], cpus=cpus, util=kv.get("util", 100),
-                                      period_ns=kv.get("period", 10_000_000)), policy=policy)
-            elif op == "rr" and rest:
-                kv = parse_kv(rest[1:], {"client": str, "server": str}, "tasks/ctl")
-                m.add_udp_rr(UdpRRConfig(
-                    rest[0],
-                    client_cpus=parse_cpulist(kv["client"], n, "client") if "client" in kv else None,
-                    server_cpus=parse_cpulist(kv["server"], n, "server") if "server" in kv else None))
-            elif op == "del" and len(rest) == 1:
-                m.del_task(rest[0])
-            elif op == "affinity" and len(rest) == 2:
-                m.set_affinity(int(rest[0]), parse_cpulist(rest[1], n, "tasks/ctl: affinity"))
-            else:
-                raise ControlError("tasks/ctl: expected 'add NAME [cpus=LIST util=PCT "
-                                   "period=DUR policy=other|fifo]', 'rr NAME [client=LIST "
-                                   "server=LIST]', 'del NAME' or 'affinity PID LIST' "
-                                   f"(got {' '.join(words)!r})")
-        except (ValueError, KeyError, LookupError, PermissionError) as e:
-            if isinstance(e, ControlError):
-                raise
-            raise ControlError(f"tasks/ctl: {e.args[0] if e.args else e}") from None
-    return len(data)
+            cfg = TaskConfig(rest[0], cpus=cpus, util=kv.get("util", 100),
+                             period_ns=kv.get("period", 10_000_000))
+        except (ValueError, TypeError) as e:
+            raise ControlError(f"tasks/ctl: {e}") from None
+        return lambda: m.add_task(cfg, policy=policy)
+    if op == "rr" and rest:
+        kv = parse_kv(rest[1:], {"client": str, "server": str}, "tasks/ctl")
+        cfg = UdpRRConfig(
+            rest[0],
+            client_cpus=parse_cpulist(kv["client"], n, "tasks/ctl: client") if "client" in kv else None,
+            server_cpus=parse_cpulist(kv["server"], n, "tasks/ctl: server") if "server" in kv else None)
+        return lambda: m.add_udp_rr(cfg)
+    if op == "del" and len(rest) == 1:
+        return lambda: m.del_task(rest[0])
+    if op == "affinity" and len(rest) == 2:
+        if not rest[0].isdigit():
+            raise ControlError(f"tasks/ctl: affinity needs a pid (got {rest[0]!r})")
+        pid, cpus = int(rest[0]), parse_cpulist(rest[1], n, "tasks/ctl: affinity")
+        return lambda: m.set_affinity(pid, cpus)
+    raise ControlError("tasks/ctl: expected 'add NAME [cpus=LIST util=PCT "
+                       "period=DUR policy=other|fifo]', 'rr NAME [client=LIST "
+                       "server=LIST]', 'del NAME' or 'affinity PID LIST' "
+                       f"(got {' '.join(words)!r})")
+
+
+def _tasks_store(ctx: Ctx, data: bytes, offset: int) -> int:
+    return _run_commands(ctx, data, "tasks/ctl", _tasks_line)
 
 
 def _net_show(ctx: Ctx) -> str:
@@ -307,34 +369,33 @@ def _net_show(ctx: Ctx) -> str:
     return "".join(out)
 
 
-def _net_store(ctx: Ctx, data: bytes, offset: int) -> int:
+def _net_line(ctx: Ctx, words: list[str]):
     m = ctx.m
-    for words in parse_command(data, "net/ctl"):
-        op, rest = words[0], words[1:]
+    op, rest = words[0], words[1:]
+    if op == "add" and rest:
+        kv = parse_kv(rest[1:], {"rxqueues": int, "irq": str, "driver": str, "ring": int,
+                                 "rx_usecs": int}, "net/ctl")
+        irq = parse_cpulist(kv["irq"], m.cfg.cpus, "net/ctl: irq") if "irq" in kv else (0,)
         try:
-            if op == "add" and rest:
-                kv = parse_kv(rest[1:], {"rxqueues": int, "irq": str, "driver": str, "ring": int,
-                                         "rx_usecs": int}, "net/ctl")
-                irq = parse_cpulist(kv["irq"], m.cfg.cpus, "net/ctl: irq") if "irq" in kv else (0,)
-                m.add_netdev(NetDeviceConfig(rest[0], rx_queues=kv.get("rxqueues", 1),
-                                             irq_cpus=irq, driver=kv.get("driver", "napi"),
-                                             ring_size=kv.get("ring", 1024),
-                                             rx_usecs=kv.get("rx_usecs", 8)))
-            elif op == "del" and len(rest) == 1:
-                res = m.unregister_netdev(rest[0])
-                if res.error:
-                    raise ControlError(f"net/ctl: {res.error}", errno.ETIMEDOUT)
-            else:
-                raise ControlError("net/ctl: expected 'add DEV [rxqueues=N irq=LIST "
-                                   "driver=napi|netif_rx ring=N rx_usecs=N]' or 'del DEV' "
-                                   f"(got {' '.join(words)!r})")
-        except (ValueError, KeyError) as e:
-            raise ControlError(f"net/ctl: {e.args[0] if e.args else e}") from None
-        except OSError as e:
-            if isinstance(e, ControlError):
-                raise
-            raise ControlError(f"net/ctl: {e.strerror}", e.errno) from None
-    return len(data)
+            cfg = NetDeviceConfig(rest[0], rx_queues=kv.get("rxqueues", 1), irq_cpus=irq,
+                                  driver=kv.get("driver", "napi"),
+                                  ring_size=kv.get("ring", 1024), rx_usecs=kv.get("rx_usecs", 8))
+        except (ValueError, TypeError) as e:
+            raise ControlError(f"net/ctl: {e}") from None
+        return lambda: m.add_netdev(cfg)
+    if op == "del" and len(rest) == 1:
+        def unregister() -> None:
+            res = m.unregister_netdev(rest[0])
+            if res.error:
+                raise ControlError(f"net/ctl: {res.error}", errno.ETIMEDOUT)
+        return unregister
+    raise ControlError("net/ctl: expected 'add DEV [rxqueues=N irq=LIST "
+                       "driver=napi|netif_rx ring=N rx_usecs=N]' or 'del DEV' "
+                       f"(got {' '.join(words)!r})")
+
+
+def _net_store(ctx: Ctx, data: bytes, offset: int) -> int:
+    return _run_commands(ctx, data, "net/ctl", _net_line)
 
 
 def _model_show(name: str) -> Callable[[Ctx], str]:
@@ -355,9 +416,9 @@ def _model_store(name: str) -> Callable[[Ctx, bytes, int], int]:
             if name == "felix_variant":
                 ctx.m.set_model(name, text)
             else:
-                ctx.m.set_model(name, kstrtoul(data, 0))
-        except (ValueError, OSError) as e:
-            raise ControlError(f"model/{name}: {e}") from None
+                ctx.m.set_model(name, _control_number(data, f"model/{name}"))
+        except (ValueError, KeyError) as e:
+            raise ControlError(f"model/{name}: {e.args[0] if e.args else e}") from None
         return len(data)
     return store
 
@@ -380,8 +441,17 @@ def _model_entries() -> list[Entry]:
     return out
 
 
+def _control_number(data: bytes, what: str) -> int:
+    """An unsigned integer for a procnet/ file (kstrtoul syntax), EINVAL naming the file."""
+    try:
+        return kstrtoul(data, 0)
+    except OSError:
+        text = data.decode("ascii", "replace").strip()
+        raise ControlError(f"{what} must be an integer >= 0 (got {text!r})") from None
+
+
 def _kthread_fail_store(ctx: Ctx, data: bytes, offset: int) -> int:
-    n = kstrtoul(data, 0)
+    n = _control_number(data, "faults/kthread_run")
     ctx.m.kthread_fail_at = n or None
     return len(data)
 
@@ -396,9 +466,10 @@ def _dmesg_show(ctx: Ctx) -> str:
 
 
 def _pid_comm_store(ctx: Ctx, data: bytes, offset: int) -> int:
-    """comm_write(): set the task's comm, truncated to TASK_COMM_LEN-1 = 15 bytes."""
-    ctx.task.comm = data.split(b"\n", 1)[0][:15].decode("utf-8", "replace")
-    return len(data)
+    """comm_write(): only a thread of the task's own thread group may rename it; any other
+    writer gets EINVAL. The writer (a shell, a test) is never an emulated task, so every write
+    fails here exactly as `echo x > /proc/<other pid>/comm` fails on Linux."""
+    raise OSError(errno.EINVAL, f"comm of pid {ctx.task.pid} can only be set by the task itself")
 
 
 def _not_cpu0(ctx: Ctx) -> bool:
@@ -409,7 +480,7 @@ TABLE: list[Entry] = [
     Entry("backlog_threaded", 0o644, _sysctl_show("backlog_threaded"), _backlog_threaded_store,
           "backlog_threaded_sysctl (seed 000)",
           "The card's headline knob: the same file as proc/sys/net/core/backlog_threaded.",
-          own_lock=True),
+          own_lock=True, read_call=_sysctl_read_call("backlog_threaded")),
     *_sysctl_entries(),
     Entry("proc/net/softnet_stat", 0o444, lambda c: render.softnet_seq_show(c.m), None,
           "softnet_seq_show (net/core/net-procfs.c)",
@@ -426,20 +497,23 @@ TABLE: list[Entry] = [
           "cmdline_proc_show (fs/proc/cmdline.c)",
           "The boot command line given with --cmdline (e.g. thread_backlog_napi)."),
     Entry("proc/<pid>/comm", 0o644, lambda c: render.proc_pid_comm(c.task), _pid_comm_store,
-          "comm_show/comm_write (fs/proc/base.c)", "The task's name."),
+          "comm_show/comm_write (fs/proc/base.c)",
+          "The task's name. Writes fail with EINVAL, as on Linux for a writer outside the "
+          "task's thread group."),
     Entry("proc/<pid>/stat", 0o444, lambda c: render.proc_pid_stat(c.m, c.task), None,
           "do_task_stat (fs/proc/array.c)", "52 fields; field 39 is the CPU it last ran on."),
     Entry("proc/<pid>/status", 0o444, lambda c: render.proc_pid_status(c.m, c.task), None,
           "proc_pid_status (fs/proc/array.c)", "State, affinity, context switches."),
-    Entry("sys/class/net/<dev>/threaded", 0o644, _threaded_show, _threaded_store,
+    Entry("sys/class/net/<dev>/threaded", 0o644, _threaded_show, _kernfs_store(_threaded_store),
           "threaded_show/threaded_store (net/core/net-sysfs.c)",
           "Per-device threaded NAPI (napi/<dev>-<q> threads). Backlog NAPIs are unaffected."),
     Entry("sys/class/net/<dev>/queues/<rxq>/rps_cpus", 0o644,
-          lambda c: bitmap_string(c.rxq.rps_mask, c.m.cfg.cpus) + "\n", _rps_cpus_store,
+          lambda c: bitmap_string(c.rxq.rps_mask, c.m.cfg.cpus) + "\n",
+          _kernfs_store(_rps_cpus_store),
           "show_rps_map/store_rps_map (net/core/net-sysfs.c)",
           "RPS CPUs of this rx queue; the map is (written mask AND online CPUs) at write time."),
     Entry("sys/class/net/<dev>/queues/<rxq>/rps_flow_cnt", 0o644,
-          lambda c: f"{c.rxq.rps_flow_cnt}\n", _rps_flow_cnt_store,
+          lambda c: f"{c.rxq.rps_flow_cnt}\n", _kernfs_store(_rps_flow_cnt_store),
           "show/store_rps_dev_flow_table_cnt (net/core/net-sysfs.c)",
           "RFS flow table size (rounded up to a power of two). Stored; RFS does not steer."),
     Entry("sys/devices/system/cpu/online", 0o444, lambda c: _cpumask_list(c, "online"), None,
@@ -451,7 +525,7 @@ TABLE: list[Entry] = [
     Entry("sys/devices/system/cpu/present", 0o444, lambda c: _cpumask_list(c, "possible"), None,
           "print_cpus_present (drivers/base/cpu.c)", "Present CPUs (= possible)."),
     Entry("sys/devices/system/cpu/<cpu>/online", 0o644, lambda c: f"{int(c.cpu.online)}\n",
-          _cpu_online_store, "online_show/online_store (drivers/base/core.c)",
+          _kernfs_store(_cpu_online_store), "online_show/online_store (drivers/base/core.c)",
           "echo 0 to take the CPU offline (dev_cpu_dead runs), echo 1 to bring it back. "
           "cpu0 has none, as on x86.", when=_not_cpu0),
     Entry("procnet/clock/now", 0o444, lambda c: f"{c.m.now_ns}\n", None, "procnet",

@@ -23,6 +23,7 @@ class Node:
     mode: int
     uid: int = 0
     gid: int = 0
+    per_read: bool = False      # every read() is answered by read_at() (proc_sys_read)
 
 
 DIR = Node(True, 0o555)
@@ -85,16 +86,16 @@ class KernelFS:
 
     # ------------------------------------------------------------------ Tree protocol
     def stat(self, path: str) -> Node | None:
-        with self.rt.lock:
+        with self.rt.access():
             entry, _, is_dir = self.lookup(path)
         if entry is not None:
-            return Node(False, entry.mode)
+            return Node(False, entry.mode, per_read=entry.read_call is not None)
         return DIR if is_dir else None
 
     def listdir(self, path: str) -> list[str]:
         parts = _split(path)
         names: dict[str, None] = {}
-        with self.rt.lock:
+        with self.rt.access():
             for pattern, entry in self._patterns:
                 if len(pattern) <= len(parts):
                     continue
@@ -112,13 +113,23 @@ class KernelFS:
         return list(names)
 
     def read(self, path: str) -> bytes:
-        with self.rt.lock:
+        with self.rt.access():
             entry, ctx, is_dir = self.lookup(path)
             if entry is None:
                 raise OSError(errno.EISDIR if is_dir else errno.ENOENT, path)
             if entry.show is None:
                 raise OSError(errno.EACCES, f"{path} is write-only")
             return entry.show(ctx).encode()
+
+    def read_at(self, path: str, offset: int, size: int) -> bytes:
+        """One read() call on a per-read file (stat().per_read): what proc_sys_read returns."""
+        with self.rt.access():
+            entry, ctx, is_dir = self.lookup(path)
+            if entry is None:
+                raise OSError(errno.EISDIR if is_dir else errno.ENOENT, path)
+            if entry.read_call is None:
+                return entry.show(ctx).encode()[offset:offset + size]
+            return entry.read_call(ctx, offset, size)
 
     def write(self, path: str, data: bytes, offset: int) -> int:
         entry, ctx, is_dir = self._lookup_locked(path)
@@ -129,19 +140,19 @@ class KernelFS:
         try:
             if entry.own_lock:
                 return entry.store(ctx, data, offset)
-            with self.rt.lock:
+            with self.rt.access():
                 return entry.store(ctx, data, offset)
         except OSError as e:
             if e.errno in (errno.EINVAL, errno.ETIMEDOUT, errno.EOPNOTSUPP, errno.ENOMEM) \
                     and path.startswith("procnet/"):
                 msg = f"procnet: {e.strerror}"
                 log.warning(msg)
-                with self.rt.lock:
+                with self.rt.access():
                     self.rt.machine.log(msg)
             raise
 
     def _lookup_locked(self, path: str):
-        with self.rt.lock:
+        with self.rt.access():
             return self.lookup(path)
 
 
