@@ -4,25 +4,38 @@ The engine is single-threaded and knows nothing of wall time. The runtime owns i
 when virtual time moves:
 
   * "realtime": a background thread keeps virtual time at `speed` x wall time since the mode
-    was entered. It simulates in slices of at most `SLICE_EVENTS` events and drops the lock
-    between slices, so file reads and control writes wait for at most one slice.
+    was entered. It simulates in slices of about `SLICE_TARGET_S` of wall time (the number of
+    events per slice adapts to how costly events are) and drops the lock between slices.
   * "manual": time moves only through `advance()` (procnet/clock/advance).
 
-Every access to engine state takes `lock`. The backlog_threaded write path additionally holds
-`backlog_threaded_mutex` around "parse, then switch", as backlog_threaded_sysctl() does.
+Every access to engine state takes `lock`; file operations take it through `access()`, which
+puts them ahead of the clock thread: after each slice the clock thread waits (a few ms at most)
+until every file operation that queued up meanwhile has had its turn. Without that hand-off
+Python's lock is unfair and a busy clock thread re-took it before a waiting reader woke up
+(measured: 110 reads/s, p99 66 ms; with it see docs/architecture.md). So a read or a control
+write waits for at most about one slice.
+
+The backlog_threaded write path additionally holds `backlog_threaded_mutex` around "parse,
+then switch", as backlog_threaded_sysctl() does.
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
+from typing import Iterator
 
 from procnet.engine.config import NSEC_PER_SEC, MachineConfig
 from procnet.engine.machine import Machine
 
 log = logging.getLogger("procnet")
 
-SLICE_EVENTS = 2_000         # engine events per lock hold: ~1-3 ms of wall time
+SLICE_EVENTS = 2_000         # engine events per lock hold in advance() (manual mode)
+SLICE_TARGET_S = 0.002       # realtime: wall time per lock hold the event count adapts to
+SLICE_EVENTS_MIN, SLICE_EVENTS_MAX = 16, 20_000
+HANDOFF_MAX_S = 0.02         # how long the clock thread waits for queued file operations
+HANDOFF_POLL_S = 0.0001
 IDLE_SLEEP_S = 0.001
 
 
@@ -36,6 +49,9 @@ class Runtime:
         self.machine = Machine(cfg or MachineConfig())
         self.lock = threading.RLock()
         self.backlog_threaded_mutex = threading.Lock()
+        self._waiting = 0                 # file operations queued for `lock`
+        self._waiting_lock = threading.Lock()
+        self.slice_events = SLICE_EVENTS  # realtime slice size, adapted to SLICE_TARGET_S
         self.clock_mode = clock
         self.speed = float(speed)
         self.boot_wall = time.time()
@@ -43,6 +59,31 @@ class Runtime:
         self._anchor()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+
+    # ------------------------------------------------------------------ access
+    @contextlib.contextmanager
+    def access(self) -> Iterator[Machine]:
+        """Hold the engine lock for one file operation, ahead of the realtime clock thread."""
+        with self._waiting_lock:
+            self._waiting += 1
+        try:
+            self.lock.acquire()
+        finally:
+            with self._waiting_lock:
+                self._waiting -= 1
+        try:
+            yield self.machine
+        finally:
+            self.lock.release()
+
+    def _hand_off(self) -> None:
+        """Called by the clock thread between slices, without the lock: let every file
+        operation that is waiting for the lock take it first (bounded by HANDOFF_MAX_S)."""
+        if not self._waiting:
+            return
+        deadline = time.monotonic() + HANDOFF_MAX_S
+        while self._waiting and time.monotonic() < deadline:
+            time.sleep(HANDOFF_POLL_S)
 
     # ------------------------------------------------------------------ clock
     def _anchor(self) -> None:
@@ -101,12 +142,23 @@ class Runtime:
                 target = self._virt0 + int((time.monotonic() - self._wall0) * self.speed
                                            * NSEC_PER_SEC)
                 m = self.machine
-                caught_up = target <= m.now_ns or m.run_until(target, max_events=SLICE_EVENTS)
+                t0 = time.perf_counter()
+                caught_up = target <= m.now_ns or m.run_until(target,
+                                                              max_events=self.slice_events)
+                took = time.perf_counter() - t0
                 self.lag_ns = max(0, target - m.now_ns)
+            if not caught_up:
+                self._adapt_slice(took)
+            self._hand_off()
             if caught_up:
                 self._stop.wait(IDLE_SLEEP_S)
-            else:
-                time.sleep(0)      # yield the GIL and the lock to file operations
+
+    def _adapt_slice(self, took_s: float) -> None:
+        """Scale the events per slice so that one slice takes about SLICE_TARGET_S."""
+        scale = SLICE_TARGET_S / max(took_s, 1e-6)
+        scale = min(2.0, max(0.5, scale))        # move smoothly
+        self.slice_events = int(min(SLICE_EVENTS_MAX,
+                                    max(SLICE_EVENTS_MIN, self.slice_events * scale)))
 
     def __enter__(self) -> "Runtime":
         self.start()
