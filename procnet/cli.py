@@ -101,8 +101,32 @@ def umount(mountpoint):
     do_umount(mountpoint)
 
 
+def _live_mount(mountpoint: str) -> str:
+    """MOUNTPOINT if a procnet machine answers there; else a one-line error and exit code."""
+    from procnet.fs import EXIT_DEAD_MOUNT
+    from procnet.fs.lifecycle import is_dead_mount
+    if is_dead_mount(mountpoint):
+        click.echo(f"procnet: {mountpoint} is a dead FUSE mount (Transport endpoint is not "
+                   f"connected): its server was killed. Recover with: procnet umount "
+                   f"{mountpoint}", err=True)
+        sys.exit(EXIT_DEAD_MOUNT)
+    if not os.path.isfile(os.path.join(mountpoint, "proc/net/softnet_stat")):
+        raise click.UsageError(f"{mountpoint} is not a procnet mount (no proc/net/softnet_stat; "
+                               f"mount one with: procnet mount {mountpoint})")
+    return mountpoint
+
+
+def _read_failed(mountpoint: str, e: OSError) -> None:
+    if isinstance(e, BrokenPipeError):   # `procnet ps MNT | head`: stop quietly, like ps does
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(1)
+    click.echo(f"procnet: cannot read {mountpoint}: {e.strerror or e} (was it unmounted?)",
+               err=True)
+    sys.exit(1)
+
+
 @main.command(context_settings={"ignore_unknown_options": True})
-@click.argument("mountpoint", type=click.Path(exists=True, file_okay=False))
+@click.argument("mountpoint", type=click.Path(file_okay=False))
 @click.argument("command", nargs=-1, type=click.UNPROCESSED)
 def shell(mountpoint, command):
     """Run a shell (or COMMAND) where MOUNTPOINT's net.core sysctls replace /proc/sys/net/core.
@@ -110,9 +134,7 @@ def shell(mountpoint, command):
     Like LXCFS for containers: a private mount namespace with $MNT/proc/sys/net/core bind-mounted
     over /proc/sys/net/core, so procps `sysctl` works unchanged. The host is untouched.
     """
-    src = os.path.join(os.path.abspath(mountpoint), "proc/sys/net/core")
-    if not os.path.isdir(src):
-        raise click.UsageError(f"{mountpoint} is not a procnet mount (no proc/sys/net/core)")
+    src = os.path.join(os.path.abspath(_live_mount(mountpoint)), "proc/sys/net/core")
     cmd = list(command) or [os.environ.get("SHELL", "/bin/bash")]
     script = 'mount --bind "$1" /proc/sys/net/core && shift && exec "$@"'
     argv = ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", script, "sh",
@@ -130,12 +152,19 @@ def _read(path: str) -> str:
 
 
 @main.command()
-@click.argument("mountpoint", type=click.Path(exists=True, file_okay=False))
+@click.argument("mountpoint", type=click.Path(file_okay=False))
 @click.option("--interval", type=float, default=1.0, show_default=True,
               help="Seconds (of wall time) between reports.")
 @click.option("--count", type=int, default=0, help="Stop after this many reports (0: never).")
 def stat(mountpoint, interval, count):
     """Print per-CPU softnet rates the way `sar -n SOFT` does (per virtual second)."""
+    try:
+        _stat(_live_mount(mountpoint), interval, count)
+    except OSError as e:
+        _read_failed(mountpoint, e)
+
+
+def _stat(mountpoint: str, interval: float, count: int) -> None:
     sn = os.path.join(mountpoint, "proc/net/softnet_stat")
     now = os.path.join(mountpoint, "procnet/clock/now")
 
@@ -165,9 +194,16 @@ def stat(mountpoint, interval, count):
 
 
 @main.command()
-@click.argument("mountpoint", type=click.Path(exists=True, file_okay=False))
+@click.argument("mountpoint", type=click.Path(file_okay=False))
 def ps(mountpoint):
     """List the emulated tasks with their CPU, state and run time."""
+    try:
+        _ps(_live_mount(mountpoint))
+    except OSError as e:
+        _read_failed(mountpoint, e)
+
+
+def _ps(mountpoint: str) -> None:
     procdir = os.path.join(mountpoint, "proc")
     click.echo(f"{'PID':>6} {'PSR':>3} {'S':1} {'TIME(ms)':>10} {'NVCSW':>8} {'NIVCSW':>8}  COMMAND")
     for name in sorted((n for n in os.listdir(procdir) if n.isdigit()), key=int):
