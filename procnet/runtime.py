@@ -21,6 +21,7 @@ then switch", as backlog_threaded_sysctl() does.
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 import threading
 import time
@@ -49,6 +50,7 @@ class Runtime:
         self.machine = Machine(cfg or MachineConfig())
         self.lock = threading.RLock()
         self.backlog_threaded_mutex = threading.Lock()
+        self.stop_requested = lambda: False   # set by the FUSE glue: the mount is stopping
         self._waiting = 0                 # file operations queued for `lock`
         self._waiting_lock = threading.Lock()
         self.slice_events = SLICE_EVENTS  # realtime slice size, adapted to SLICE_TARGET_S
@@ -105,7 +107,11 @@ class Runtime:
             self._anchor()
 
     def advance(self, duration_ns: int) -> None:
-        """Simulate `duration_ns` of virtual time, returning when it is done."""
+        """Simulate `duration_ns` of virtual time, returning when it is done.
+
+        Raises InterruptedError (EINTR) if the mount is told to stop meanwhile: the FUSE loop
+        serves one request at a time, so a long advance would otherwise hold up SIGTERM too.
+        The time simulated until then stays simulated."""
         if duration_ns < 0:
             raise ValueError(f"duration must be >= 0 (got {duration_ns})")
         with self.lock:
@@ -116,6 +122,9 @@ class Runtime:
                     if self.clock_mode == "realtime":
                         self._anchor()
                     return
+            if self.stop_requested():
+                raise InterruptedError(errno.EINTR, "clock/advance: interrupted, the mount is "
+                                                    f"stopping (now {self.machine.now_ns} ns)")
             time.sleep(0)      # let a waiting reader take the lock
 
     # ------------------------------------------------------------------ engine thread

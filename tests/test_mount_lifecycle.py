@@ -330,3 +330,21 @@ def test_client_commands_on_dead_and_foreign_directories(mnt):
     for cmd in (["stat", "--count", "1"], ["ps"], ["shell", "--", "true"]):
         proc = procnet(cmd[0], str(mnt), *cmd[1:])
         assert_error(proc, EXIT_DEAD_MOUNT, f"Recover with: procnet umount {mnt}")
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_signal_interrupts_a_long_clock_advance(mnt, sig):
+    """The FUSE loop serves one request at a time, so an advance of 60 virtual seconds under
+    load (minutes of wall time) would hold up the signal; it gives way at the next slice."""
+    proc = start_foreground(mnt, "--clock", "manual")
+    (mnt / "sys/class/net/eth0/queues/rx-0/rps_cpus").write_text("e\n")
+    (mnt / "procnet/traffic/ctl").write_text("add t dev=eth0 flows=64 pps=2000000\n")
+    writer = subprocess.Popen(["bash", "-c", f"echo 60s > {mnt}/procnet/clock/advance"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(0.5)
+    assert writer.poll() is None  # still simulating
+    code, took = stop(proc, sig)
+    assert code == 0 and took < STOP_TIMEOUT_S
+    out, err = writer.communicate(timeout=STOP_TIMEOUT_S)
+    assert writer.returncode == 1 and "Interrupted system call" in err
+    assert find_mount(str(mnt)) is None

@@ -70,6 +70,11 @@ class Tree(Protocol):
         """Handle one write(2) call; return the byte count that call reports (1..len(data);
         procfs reports len(data) even for ignored writes at offset > 0)."""
 
+    # Optional: ``set_stop_check(fn)`` is called once with a function that returns True once
+    # the mount is stopping (SIGINT/SIGTERM/SIGHUP). A callback that runs long (the loop is
+    # single-threaded, so it holds up every other request and the signal too) should poll it
+    # and give up with OSError(EINTR).
+
 
 from procnet.fs.lifecycle import (  # noqa: E402  (re-exported; imports no FUSE binding)
     EXIT_ALREADY_MOUNTED,

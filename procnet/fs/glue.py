@@ -14,6 +14,7 @@ Semantics (docs/fuse.md, measured in shared/fuse-notes.md):
 
 from __future__ import annotations
 
+import ctypes
 import errno
 import functools
 import itertools
@@ -63,6 +64,39 @@ def _rel(path: str) -> str:
     return path.lstrip("/")
 
 
+def _libfuse_session_calls():
+    """fuse_get_session() and fuse_session_exited() of the libfuse mfusepy loaded (libfuse3)."""
+    lib = getattr(mfusepy, "_libfuse", None)
+    try:
+        get_session, exited = lib.fuse_get_session, lib.fuse_session_exited
+    except AttributeError:
+        return None
+    get_session.argtypes, get_session.restype = [ctypes.c_void_p], ctypes.c_void_p
+    exited.argtypes, exited.restype = [ctypes.c_void_p], ctypes.c_int
+    return get_session, exited
+
+
+_SESSION_CALLS = _libfuse_session_calls()
+
+
+def stop_requested() -> bool:
+    """True once libfuse has been told to stop: its SIGINT/SIGTERM/SIGHUP handler (or
+    fuse_exit) marks the session exited, and the loop ends after the current request.
+
+    Only meaningful on the loop thread inside a callback (it reads the request's context). A
+    long callback such as procnet/clock/advance polls it to give way to a signal at once."""
+    if _SESSION_CALLS is None:
+        return False
+    try:
+        fuse = mfusepy._libfuse.fuse_get_context().contents.fuse
+        if not fuse:
+            return False
+        session = _SESSION_CALLS[0](fuse)
+        return bool(session) and bool(_SESSION_CALLS[1](session))
+    except (AttributeError, ValueError, OSError):
+        return False
+
+
 def _errno_boundary(method: Callable) -> Callable:
     """Pass OSErrors with an errno through; log anything else and answer EIO.
 
@@ -100,6 +134,8 @@ class TreeOperations(mfusepy.Operations):
     def __init__(self, tree: Tree, on_init: Callable[[], None] | None = None):
         self.tree = tree
         self.on_init = on_init
+        if hasattr(tree, "set_stop_check"):  # lets long callbacks give way to SIGTERM
+            tree.set_stop_check(stop_requested)
         self.mount_time_ns = time.time_ns()
         self._handles: dict[int, _Handle] = {}
         self._next_fh = itertools.count(1)

@@ -537,7 +537,9 @@ TABLE: list[Entry] = [
     Entry("procnet/clock/lag_ns", 0o444, lambda c: f"{c.rt.lag_ns}\n", None, "procnet",
           "How far realtime mode is behind wall time x speed (the engine cannot keep up)."),
     Entry("procnet/clock/advance", 0o200, None, _clock_advance_store, "procnet",
-          "Write a duration (250ms, 2s, 100us, or ns): returns once it has been simulated.",
+          "Write a duration (250ms, 2s, 100us, or ns): returns once it has been simulated. "
+          "The mount answers nothing else meanwhile (one request at a time), so advance long "
+          "runs in steps if other clients read; stopping the mount interrupts it (EINTR).",
           own_lock=True),
     Entry("procnet/traffic/ctl", 0o644, _traffic_show, _traffic_store, "procnet",
           "'add NAME dev=eth0 flows=2 pps=1000000 [pattern=constant|poisson|onoff on=1ms "

@@ -121,6 +121,10 @@ class KernelFS:
                 raise OSError(errno.EACCES, f"{path} is write-only")
             return entry.show(ctx).encode()
 
+    def set_stop_check(self, stop_requested) -> None:
+        """The FUSE glue's "is the mount stopping?" check; Runtime.advance polls it."""
+        self.rt.stop_requested = stop_requested
+
     def read_at(self, path: str, offset: int, size: int) -> bytes:
         """One read() call on a per-read file (stat().per_read): what proc_sys_read returns."""
         with self.rt.access():
