@@ -1,0 +1,391 @@
+"""The mount: file reads per second through a real FUSE mount, and the backlog_threaded switch.
+
+Cases, all in one run so their ratios compare like with like:
+
+    idle     procnet mount, --clock manual: the engine does not run (an R16-like machine is
+             configured through the files: 16 CPUs, 16 rx queues, rps_cpus ffff on every queue,
+             `add t1 dev=eth0 flows=1024 pps=10000000`, but virtual time stands still)
+    running  the same machine with --clock realtime: the engine thread simulates flat out and
+             never catches up (procnet/clock/lag_ns keeps growing), the worst case for readers
+    host     the host kernel's own /proc/net/softnet_stat
+    lxcfs    LXCFS's proc/uptime on a private LXCFS mount (Debian's lxcfs package), started on
+             a temporary directory with its own pidfile and stopped afterwards; skipped with a
+             note when lxcfs is not installed
+
+For each case and file, 1 and 4 reader processes (`bench.reader`) each loop os.open/os.read/
+os.close for SECONDS; the figure is the total reads per second of all readers.
+
+The switch latency (running case): N times, write 0 to backlog_threaded and wait until
+procnet/stats.json says "mode": "stock"; then time from just before writing 1 to the first read
+of stats.json whose "mode" is "backlog_threaded". p50, p99 and max over N.
+
+    python -m bench.mount_bench --seconds 2 --switches 200
+    python -m bench.mount_bench --case lxcfs --seconds 2
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PROCNET = [sys.executable, "-m", "procnet.cli"]
+R16_CPUS = 16
+R16_TRAFFIC = "add t1 dev=eth0 flows=1024 pps=10000000\n"
+FILES = ("proc/net/softnet_stat", "proc/sys/net/core/netdev_max_backlog")
+HOST_FILE = "/proc/net/softnet_stat"
+LXCFS_FILE = "proc/uptime"
+CASES = ("idle", "host", "lxcfs", "running")
+CMD_TIMEOUT_S = 60
+
+
+def _env() -> dict:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    return env
+
+
+def _mkdir(prefix: str) -> Path:
+    p = Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))
+    p.chmod(0o755)
+    return p
+
+
+def is_mounted(path: Path) -> bool:
+    want = str(path)
+    with open("/proc/self/mounts") as f:
+        return any(line.split()[1] == want for line in f)
+
+
+def readers(path: str, n: int, seconds: float) -> dict:
+    """Run n reader processes on `path` over the same window; total reads per second."""
+    start_at = time.time() + 1.0           # every reader has started its loop by then
+    procs = [subprocess.Popen([sys.executable, "-m", "bench.reader", path, repr(start_at),
+                               repr(seconds)], cwd=ROOT, env=_env(), stdout=subprocess.PIPE,
+                              text=True) for _ in range(n)]
+    results = []
+    for p in procs:
+        out, _ = p.communicate(timeout=seconds + 60)
+        if p.returncode != 0:
+            raise RuntimeError(f"reader of {path} failed with exit {p.returncode}")
+        results.append(json.loads(out))
+    reads = sum(r["reads"] for r in results)
+    window = max(r["seconds"] for r in results)
+    return {"path": path, "readers": n, "seconds": window, "reads": reads,
+            "errors": sum(r["errors"] for r in results), "rate": reads / window,
+            "per_reader": [r["reads"] for r in results]}
+
+
+# ------------------------------------------------------------------------------ procnet
+def _write(path: Path | str, data: bytes) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_TRUNC)
+    try:
+        os.write(fd, data)
+    finally:
+        os.close(fd)
+
+
+def _read(path: Path | str) -> bytes:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        chunks = []
+        while True:
+            b = os.read(fd, 1 << 20)
+            if not b:
+                return b"".join(chunks)
+            chunks.append(b)
+    finally:
+        os.close(fd)
+
+
+def _daemon_pids(mnt: Path) -> list[int]:
+    """procnet daemons whose command line names this (unique, temporary) mountpoint."""
+    want = str(mnt).encode()
+    pids = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit() or int(proc.name) == os.getpid():
+            continue
+        with contextlib.suppress(OSError):
+            argv = (proc / "cmdline").read_bytes().split(b"\0")
+            if b"mount" in argv and want in argv:
+                pids.append(int(proc.name))
+    return pids
+
+
+def _gone(pid: int, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            return True
+        if state == "Z":
+            return True
+        time.sleep(0.02)
+    return False
+
+
+class ProcnetMount:
+    """`procnet mount MNT --background` of the R16-like machine; always unmounted on exit."""
+
+    def __init__(self, clock: str) -> None:
+        self.clock = clock
+        self.mnt: Path | None = None
+        self.pids: list[int] = []
+        self.log = None
+
+    def command(self) -> list[str]:
+        return [*PROCNET, "mount", str(self.mnt), "--background", "--clock", self.clock,
+                "--cpus", str(R16_CPUS), "--dev", f"eth0:rxqueues={R16_CPUS},irq=0-{R16_CPUS - 1}",
+                "--log-file", str(self.log)]
+
+    def __enter__(self) -> "ProcnetMount":
+        self.mnt = _mkdir("procnet-bench-")
+        self.log = self.mnt.with_name(self.mnt.name + ".log")
+        try:
+            r = subprocess.run(self.command(), cwd=ROOT, env=_env(), capture_output=True,
+                               text=True, timeout=CMD_TIMEOUT_S, stdin=subprocess.DEVNULL)
+            self.pids = _daemon_pids(self.mnt)
+            if r.returncode != 0:
+                raise RuntimeError(f"procnet mount failed ({r.returncode}): {r.stderr.strip()}")
+            for q in range(R16_CPUS):
+                _write(self.mnt / f"sys/class/net/eth0/queues/rx-{q}/rps_cpus",
+                       f"{(1 << R16_CPUS) - 1:x}\n".encode())
+            _write(self.mnt / "procnet/traffic/ctl", R16_TRAFFIC.encode())
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
+        return self
+
+    def __exit__(self, *exc) -> None:
+        mnt = self.mnt
+        if mnt is None:
+            return
+        self.pids = sorted(set(self.pids) | set(_daemon_pids(mnt)))
+        if is_mounted(mnt):
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                subprocess.run([*PROCNET, "umount", str(mnt)], cwd=ROOT, env=_env(),
+                               capture_output=True, timeout=CMD_TIMEOUT_S)
+        for pid in self.pids:                 # only the daemon this object started
+            if not _gone(pid, 5.0):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+                _gone(pid, 5.0)
+        if is_mounted(mnt):
+            subprocess.run(["umount", "-l", str(mnt)], capture_output=True, timeout=30)
+        with contextlib.suppress(OSError):
+            mnt.rmdir()
+        with contextlib.suppress(OSError):
+            self.log.unlink()
+        self.mnt = None
+
+    def now_ns(self) -> int:
+        return int(_read(self.mnt / "procnet/clock/now"))
+
+    def lag_ns(self) -> int:
+        return int(_read(self.mnt / "procnet/clock/lag_ns"))
+
+    def mode(self) -> str:
+        return json.loads(_read(self.mnt / "procnet/stats.json"))["mode"]
+
+
+def _pct(vals: list[float], p: float) -> float:
+    """Nearest-rank percentile."""
+    s = sorted(vals)
+    k = max(0, min(len(s) - 1, -(-len(s) * p // 100) - 1))
+    return s[int(k)]
+
+
+def switch_latency(m: ProcnetMount, n: int, timeout_s: float = 10.0) -> dict:
+    bt = m.mnt / "backlog_threaded"
+    lat, wr, polls = [], [], []
+
+    def wait_for(want: str) -> int:
+        k = 0
+        deadline = time.monotonic() + timeout_s
+        while m.mode() != want:
+            k += 1
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"stats.json mode never became {want}")
+        return k
+
+    for _ in range(n):
+        _write(bt, b"0\n")
+        wait_for("stock")
+        t0 = time.perf_counter()
+        _write(bt, b"1\n")
+        t1 = time.perf_counter()
+        polls.append(wait_for("backlog_threaded"))
+        t2 = time.perf_counter()
+        lat.append((t2 - t0) * 1e3)
+        wr.append((t1 - t0) * 1e3)
+    _write(bt, b"0\n")
+    return {"n": n, "p50_ms": _pct(lat, 50), "p99_ms": _pct(lat, 99), "max_ms": max(lat),
+            "write_p50_ms": _pct(wr, 50), "write_p99_ms": _pct(wr, 99),
+            "extra_polls_max": max(polls), "extra_polls_total": sum(polls)}
+
+
+def procnet_case(clock: str, seconds: float, switches: int = 0, progress=print) -> dict:
+    out: dict = {"clock": clock, "reads": [], "machine": "16 CPUs, 16 rx queues, RPS ffff, "
+                 + R16_TRAFFIC.strip()}
+    with ProcnetMount(clock) as m:
+        if clock == "realtime":
+            time.sleep(1.0)                   # let the engine thread fall behind first
+        v0, w0, lag0 = m.now_ns(), time.monotonic(), m.lag_ns()
+        for f in FILES:
+            for n in (1, 4):
+                r = readers(str(m.mnt / f), n, seconds)
+                r["file"] = f
+                out["reads"].append(r)
+                progress(f"  procnet {clock:8} {f:40} {n} reader(s): {r['rate']:9.0f} reads/s")
+        if switches:
+            out["switch"] = switch_latency(m, switches)
+            s = out["switch"]
+            progress(f"  backlog_threaded switch ({switches}x): p50 {s['p50_ms']:.2f} ms, "
+                     f"p99 {s['p99_ms']:.2f} ms, max {s['max_ms']:.2f} ms")
+        v1, w1, lag1 = m.now_ns(), time.monotonic(), m.lag_ns()
+        out["engine_rtf_under_reads"] = (v1 - v0) / 1e9 / (w1 - w0)
+        out["lag_ns"] = [lag0, lag1]
+        out["behind"] = clock == "realtime" and lag1 > lag0
+        out["mount_command"] = " ".join(m.command()[2:]).replace(str(m.mnt), "MNT")
+    return out
+
+
+# ------------------------------------------------------------------------------ LXCFS
+def lxcfs_status() -> tuple[str | None, str]:
+    """(path of the lxcfs binary or None, note)."""
+    r = subprocess.run(["dpkg", "-s", "lxcfs"], capture_output=True, text=True)
+    exe = shutil.which("lxcfs")
+    if r.returncode != 0 or "Status: install ok installed" not in r.stdout or not exe:
+        return None, ("lxcfs is not installed (Debian package lxcfs): LXCFS column skipped; "
+                      "`apt-get install lxcfs` to measure it (the benchmark starts and stops "
+                      "its own instance)")
+    version = next((ln.split(":", 1)[1].strip() for ln in r.stdout.splitlines()
+                    if ln.startswith("Version:")), "?")
+    return exe, f"lxcfs {version} (Debian package), private instance"
+
+
+class Lxcfs:
+    """lxcfs -f on a temp dir with its own pidfile; stopped (SIGTERM to its pid) on exit."""
+
+    def __init__(self, exe: str) -> None:
+        self.exe = exe
+        self.proc: subprocess.Popen | None = None
+        self.mnt: Path | None = None
+
+    def __enter__(self) -> "Lxcfs":
+        self.mnt = _mkdir("lxcfs-bench-")
+        self.pidfile = self.mnt.with_name(self.mnt.name + ".pid")
+        self.logf = open(self.mnt.with_name(self.mnt.name + ".log"), "w")
+        self.proc = subprocess.Popen([self.exe, "-f", "-p", str(self.pidfile), str(self.mnt)],
+                                     stdout=self.logf, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL)
+        deadline = time.monotonic() + 15
+        while True:
+            with contextlib.suppress(OSError):
+                if is_mounted(self.mnt) and _read(self.mnt / LXCFS_FILE):
+                    return self
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.__exit__(None, None, None)
+                raise RuntimeError("lxcfs did not come up (see its log)")
+            time.sleep(0.05)
+
+    def __exit__(self, *exc) -> None:
+        if self.proc is not None:
+            if self.proc.poll() is None:
+                self.proc.send_signal(signal.SIGTERM)
+                try:
+                    self.proc.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    self.proc.kill()
+                    self.proc.wait(timeout=10)
+            self.proc = None
+        if self.mnt is not None:
+            if is_mounted(self.mnt):
+                subprocess.run(["umount", "-l", str(self.mnt)], capture_output=True, timeout=30)
+            with contextlib.suppress(OSError):
+                self.mnt.rmdir()
+            for p in (self.pidfile, Path(self.logf.name)):
+                with contextlib.suppress(OSError):
+                    p.unlink()
+            self.logf.close()
+            self.mnt = None
+
+
+def lxcfs_case(seconds: float, progress=print) -> dict:
+    exe, note = lxcfs_status()
+    if exe is None:
+        progress(f"  lxcfs: skipped: {note}")
+        return {"skipped": True, "note": note, "reads": []}
+    out = {"skipped": False, "note": note, "reads": []}
+    with Lxcfs(exe) as lx:
+        for n in (1, 4):
+            r = readers(str(lx.mnt / LXCFS_FILE), n, seconds)
+            r["file"] = LXCFS_FILE
+            out["reads"].append(r)
+            progress(f"  lxcfs            {LXCFS_FILE:40} {n} reader(s): {r['rate']:9.0f} reads/s")
+    return out
+
+
+def host_case(seconds: float, progress=print) -> dict:
+    out = {"reads": []}
+    for n in (1, 4):
+        r = readers(HOST_FILE, n, seconds)
+        r["file"] = HOST_FILE
+        out["reads"].append(r)
+        progress(f"  host             {HOST_FILE:40} {n} reader(s): {r['rate']:9.0f} reads/s")
+    return out
+
+
+def command(case: str, seconds: float, switches: int) -> str:
+    extra = f" --switches {switches}" if case == "running" else ""
+    return f"python -m bench.mount_bench --case {case} --seconds {seconds:g}{extra}"
+
+
+def run(seconds: float, switches: int, cases=CASES, progress=print) -> dict:
+    res: dict = {"seconds": seconds, "switches": switches}
+    for case in cases:
+        if case == "idle":
+            res["idle"] = procnet_case("manual", seconds, progress=progress)
+        elif case == "running":
+            res["running"] = procnet_case("realtime", seconds, switches, progress=progress)
+        elif case == "host":
+            res["host"] = host_case(seconds, progress=progress)
+        elif case == "lxcfs":
+            res["lxcfs"] = lxcfs_case(seconds, progress=progress)
+        res[case]["command"] = command(case, seconds, switches)
+    return res
+
+
+def rate(res: dict, case: str, file: str, n: int) -> float | None:
+    for r in res.get(case, {}).get("reads", []):
+        if r["file"] == file and r["readers"] == n:
+            return r["rate"]
+    return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m bench.mount_bench", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--case", choices=CASES, action="append",
+                    help="measure only this case (repeatable; default: all)")
+    ap.add_argument("--seconds", type=float, default=2.0)
+    ap.add_argument("--switches", type=int, default=200)
+    ap.add_argument("--json", action="store_true")
+    a = ap.parse_args(argv)
+    res = run(a.seconds, a.switches, tuple(a.case or CASES))
+    if a.json:
+        print(json.dumps(res, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

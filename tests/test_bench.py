@@ -1,0 +1,139 @@
+"""Smoke test of the benchmark harness (bench/): every engine-side part runs end to end on tiny
+virtual durations, so the harness cannot rot. No timing is asserted: performance is measured by
+`python -m bench`, never tested. The mount part needs FUSE and seconds per case; it is covered
+by running `python -m bench --quick` (docs/performance.md), not here."""
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:              # bench/ is not installed: import it from the checkout
+    sys.path.insert(0, str(ROOT))
+
+from bench import baseline, engine_bench, mount_bench, report, run, scaling  # noqa: E402
+from bench.machines import MACHINES, MODES, build  # noqa: E402
+from procnet.engine import NSEC_PER_USEC  # noqa: E402
+
+TINY = 200 * NSEC_PER_USEC
+TINY_CFG = {
+    "engine_ms": {"R4": 0.2, "R16": 0.1, "R64": 0.05, "LO": 0.2}, "engine_repeats": 1,
+    "baseline_ms": 0.2, "baseline_repeats": 1,
+    "scaling_ms": {"pps": 0.1, "cpus": 0.1, "flows": 0.1}, "scaling_repeats": 1,
+}
+
+
+def test_reference_machines_build_in_every_mode():
+    for name in MACHINES:
+        for mode in MODES:
+            m = build(name, mode)
+            assert m.mode_name() == mode
+            assert len(m.cpus) == {"R4": 4, "R16": 16, "R64": 64, "LO": 4}[name]
+    m = build("R16", "stock")
+    assert len(m.netdevs["eth0"].rxqs) == 16
+    assert len(m.flows) == 1024
+    assert build("R64", "stock", flows=2000).flows.__len__() == 2000
+
+
+def test_engine_section_tiny(tmp_path):
+    cfg = {**run.FULL, **TINY_CFG}
+    res = run.run_engine(cfg)
+    for name in MACHINES:
+        for mode in MODES:
+            r = res[name][mode]
+            s = r["summary"]
+            assert r["repeats"] == 1 and len(r["runs"]) == 1
+            assert s["pkts_per_s"]["min"] <= s["pkts_per_s"]["median"] <= s["pkts_per_s"]["max"]
+            assert s["packets"] > 0, (name, mode)
+            assert s["rtf"]["median"] > 0
+            assert r["command"].startswith("python -m bench.engine_bench --machine " + name)
+    assert res["LO"]["stock"]["summary"]["transactions"] > 0
+    run.write_engine_csv(res, tmp_path / "engine.csv")
+    assert len((tmp_path / "engine.csv").read_text().splitlines()) == 1 + 4 * 3
+
+
+def test_engine_bench_cli_prints_its_command(capsys):
+    assert engine_bench.main(["--machine", "R4", "--virtual-ms", "0.2", "--repeats", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "R4 stock" in out and "command: python -m bench.engine_bench" in out
+
+
+def test_baseline_does_the_r4_work():
+    b = baseline.BaselineR4()
+    b.run_for(2_000_000)
+    assert b.offered > 1000                      # 1 Mpps for 2 ms
+    assert b.delivered + b.dropped + b.queued() <= b.offered
+    assert b.offered - (b.delivered + b.dropped + b.queued()) <= 2   # in the NIC's hands
+    assert b.eq.events_run >= 3 * b.delivered    # one heap event per packet step
+    assert b.processed[0] == 0 and sum(b.processed) == b.delivered   # RPS to CPUs 1-3 only
+    res = baseline.compare(TINY, 1)
+    assert res["ratio"] > 0 and res["baseline_events_per_pkt"] == pytest.approx(3, abs=0.2)
+
+
+def test_scaling_sweeps_write_csv_and_png(tmp_path):
+    cfg = {**run.FULL, **TINY_CFG}
+    small = {"pps": [1_000_000, 2_000_000], "cpus": [4, 8], "flows": [16, 64]}
+    orig = {k: v for k, v in scaling.SWEEPS.items()}
+    try:
+        for k, xs in small.items():
+            scaling.SWEEPS[k] = (orig[k][0], xs)
+        res = run.run_scaling(cfg, tmp_path)
+    finally:
+        scaling.SWEEPS.update(orig)
+    for sweep in small:
+        assert (tmp_path / f"scaling_{sweep}.png").stat().st_size > 1000
+        lines = (tmp_path / f"scaling_{sweep}.csv").read_text().splitlines()
+        assert len(lines) == 3 and lines[0].startswith("sweep,x,")
+    assert not math.isnan(res["pps_fit"]["us_per_pkt_fit"])
+
+
+def test_report_goals_and_markdown(tmp_path, monkeypatch):
+    cfg = {**run.FULL, **TINY_CFG}
+    res = {"meta": {"command": "python -m bench --test", "date": "today", "host": "h",
+                    "python": "3", "commit": "c", "engine_dirty": False,
+                    "engine_fingerprint": "f", "total_s": 1.0, "loadavg_start": (0, 0, 0),
+                    "loadavg_end": (0, 0, 0)}}
+    res["engine"] = run.run_engine(cfg, machines=("R4", "R16"))
+    res["baseline"] = run.run_baseline(cfg)
+    res["mount"] = {"seconds": 1, "lxcfs": {"skipped": True, "note": "lxcfs is not installed",
+                                            "reads": []},
+                    "idle": {"command": "x", "reads": [
+                        {"file": f, "readers": n, "rate": 100.0 * n}
+                        for f in mount_bench.FILES for n in (1, 4)]}}
+    res["goals"] = report.goals(res)
+    status = {g["goal"].split(" ")[0]: g["status"] for g in res["goals"]}
+    assert status["R16"] in ("met", "MISSED")
+    assert any(g["status"] == "n/a" and "LXCFS" in g["gap"] for g in res["goals"])
+    md = report.markdown(res, img_prefix="img/")
+    assert "### Goals" in md and "### Engine speed" in md and "skipped" in md
+    doc = tmp_path / "performance.md"
+    doc.write_text(f"# P\n\nprose\n\n{run.BEGIN}\nold\n{run.END}\n\ntail\n")
+    monkeypatch.setattr(run, "DOC", doc)
+    monkeypatch.setattr(run, "DOC_IMG", tmp_path / "img")
+    run.update_docs(md, tmp_path)
+    text = doc.read_text()
+    assert "prose" in text and "tail" in text and "old" not in text and "### Goals" in text
+
+
+def test_reader_loop_counts_reads(tmp_path):
+    from bench import reader
+    f = tmp_path / "f"
+    f.write_text("x" * 100)
+    import time
+    r = reader.loop(str(f), time.time(), 0.05)
+    assert r["reads"] > 0 and r["errors"] == 0
+    assert mount_bench._pct([1, 2, 3, 4], 50) == 2 and mount_bench._pct(list(range(200)), 99) == 197
+
+
+def test_memory_child_reports_rss():
+    r = subprocess.run([sys.executable, "-m", "bench.memory", "--child", "--flows", "5000",
+                        "--virtual-ms", "0.05"], cwd=ROOT, capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 0, r.stderr
+    d = json.loads(r.stdout.strip().splitlines()[-1])
+    assert d["flows"] == 5000 and d["rss_peak_mib"] >= d["rss_import_mib"] > 0
