@@ -142,6 +142,17 @@ class Runtime:
 
     def _run(self) -> None:
         while not self._stop.is_set():
+            try:
+                self._clock_loop()
+            except Exception as e:  # an engine bug: stop the clock, say so where users look
+                log.exception("the engine failed; the realtime clock is stopped")
+                with self.lock:
+                    self.clock_mode = "manual"
+                    self.machine.log(f"procnet: the engine failed ({type(e).__name__}: {e}); "
+                                     "clock/mode is now manual; see the daemon log")
+
+    def _clock_loop(self) -> None:
+        while not self._stop.is_set():
             if self.clock_mode != "realtime":
                 self._stop.wait(0.01)
                 continue

@@ -1,0 +1,94 @@
+"""procnet.runtime without FUSE: the clock, the lock hand-off, interrupts and engine failures."""
+
+from __future__ import annotations
+
+import errno
+import threading
+import time
+
+import pytest
+
+from procnet.engine.config import MachineConfig, TrafficConfig
+from procnet.runtime import SLICE_EVENTS_MAX, SLICE_EVENTS_MIN, Runtime
+
+
+def busy_runtime() -> Runtime:
+    rt = Runtime(MachineConfig(cpus=4), clock="realtime")
+    rt.machine.set_rps_cpus("eth0", 0, 0b1110)
+    rt.machine.add_traffic(TrafficConfig("t", dev="eth0", flows=64, pps=2_000_000))
+    return rt
+
+
+def test_advance_moves_virtual_time_by_exactly_that():
+    rt = Runtime(clock="manual")
+    rt.advance(12_345)
+    assert rt.machine.now_ns == 12_345
+    rt.advance(0)
+    assert rt.machine.now_ns == 12_345
+    with pytest.raises(ValueError):
+        rt.advance(-1)
+
+
+def test_advance_gives_way_when_the_mount_stops():
+    rt = busy_runtime()
+    rt.clock_mode = "manual"
+    checks = []
+    rt.stop_requested = lambda: checks.append(1) or len(checks) >= 3
+    with pytest.raises(InterruptedError) as e:
+        rt.advance(10 * 1_000_000_000)
+    assert e.value.errno == errno.EINTR
+    assert 0 < rt.machine.now_ns < 10 * 1_000_000_000  # what ran until then stays simulated
+
+
+def test_file_operations_get_the_lock_while_the_engine_is_saturated():
+    rt = busy_runtime()
+    with rt:
+        time.sleep(0.3)
+        waits = []
+        for _ in range(100):
+            t0 = time.perf_counter()
+            with rt.access() as m:
+                m.softnet_stat()
+            waits.append(time.perf_counter() - t0)
+        time.sleep(0.05)
+        assert rt.lag_ns > 0  # it really is behind, i.e. never idle
+    waits.sort()
+    assert waits[98] < 0.1, waits[-5:]  # about one slice (~2 ms), not starved
+    assert SLICE_EVENTS_MIN <= rt.slice_events <= SLICE_EVENTS_MAX
+
+
+def test_an_engine_failure_stops_the_clock_and_says_so():
+    rt = Runtime(clock="realtime")
+    real = rt.machine.run_until
+    calls = []
+
+    def flaky(*args, **kw):
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("boom")
+        return real(*args, **kw)
+
+    rt.machine.run_until = flaky
+    with rt:
+        deadline = time.monotonic() + 5
+        while rt.clock_mode == "realtime" and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert rt.clock_mode == "manual"
+        assert "the engine failed (RuntimeError: boom)" in rt.machine.dmesg[-1][1]
+        rt.set_clock_mode("realtime")  # the clock thread is still there
+        time.sleep(0.1)
+        assert rt.machine.now_ns > 0
+
+
+def test_backlog_threaded_mutex_then_lock_is_the_only_order():
+    rt = Runtime(clock="manual")
+    done = threading.Event()
+
+    def writer():
+        with rt.backlog_threaded_mutex, rt.access():
+            done.set()
+
+    t = threading.Thread(target=writer)
+    t.start()
+    t.join(5)
+    assert done.is_set()
