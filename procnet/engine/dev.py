@@ -336,7 +336,8 @@ class NetCore:
         sd.received_rps += 1
 
     def net_rps_send_ipi(self, mysd: SoftnetData) -> int:
-        """net_rps_send_ipi(): one IPI per listed remote softnet_data whose CPU is online."""
+        """net_rps_send_ipi(): one IPI per listed remote softnet_data whose CPU is online.
+        Returns the sender's cost."""
         cost = 0
         lst, mysd.rps_ipi_list = mysd.rps_ipi_list, []
         for remsd in lst:
@@ -540,12 +541,13 @@ class NetCore:
                     self._net_rx_action_done(cpu)
                     self._dispatch(cpu)
                     return
-            self._net_rx_action_exit(cpu, sd, st, 0)
+            self._net_rx_action_exit(cpu, sd, st)
             return
         napi = st["list"].pop(0)
         napi.on_poll_list = None
         self._cost_acc = 0
-        work, cost, repoll = self.__napi_poll(napi, cpu, self.eq.now_ns + self.cost.napi_poll_ns)
+        fixed = self.cost.napi_poll_ns
+        work, cost, repoll = self.__napi_poll(napi, cpu, self.eq.now_ns + fixed)
         if repoll:
             st["repoll"].append(napi)
             napi.on_poll_list = cpu.id
@@ -554,12 +556,11 @@ class NetCore:
         def after_poll() -> None:
             if st["budget"] <= 0 or self.jiffies() >= st["time_limit"]:
                 sd.time_squeeze += 1
-                self._net_rx_action_exit(cpu, sd, st, 0, dispatch=False)
+                self._net_rx_action_exit(cpu, sd, st, dispatch=False)
 
-        self._start_chunk(cpu, "softirq", self.cost.napi_poll_ns + cost, cpu.softirq_host,
-                          False, after_poll)
+        self._start_chunk(cpu, "softirq", fixed + cost, cpu.softirq_host, False, after_poll)
 
-    def _net_rx_action_exit(self, cpu, sd, st, extra_ns: int, dispatch: bool = True) -> None:
+    def _net_rx_action_exit(self, cpu, sd, st, dispatch: bool = True) -> None:
         """net_rx_action() exit: poll_list = unprocessed + added meanwhile + repoll; re-raise
         NET_RX if non-empty; send pending RPS IPIs."""
         new = st["list"] + list(sd.poll_list) + st["repoll"]

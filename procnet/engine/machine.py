@@ -497,9 +497,11 @@ class Machine(NetCore):
                 task.spinning = False
 
     def _preempt_for_irq(self, cpu: Cpu) -> None:
+        """Called only from top-level events (interrupt arrival), so dispatching here is safe."""
         ch = cpu.chunk
         if ch is None:
-            self._kick(cpu)
+            if not cpu.dispatch_pending:
+                self._dispatch(cpu)
         elif ch[4]:
             self._cut_chunk(cpu)
             self._dispatch(cpu)
