@@ -256,6 +256,8 @@ def run(script, args, **kw):
     except MountError as e:
         click.echo(f"procnet: {e.message}", err=True)
         sys.exit(e.code)
+    except KeyboardInterrupt:      # a Ctrl-C outside the script's run; run_script unmounted
+        sys.exit(130)
     sys.exit(status)
 
 

@@ -146,21 +146,8 @@ def test_shared_oracle_through_the_mount(m, name):
 HOST = _load(HOST_ORACLE) if HOST_ORACLE.is_file() else None
 
 
-# Differences that come from the engine (procnet/engine is not this test's code): the kernel
-# stores flow_limit_table_len = INT_MIN (0x80000000 is a power of two as an unsigned int), the
-# engine's Machine.set_sysctl refuses values <= 0 and the write fails with EINVAL.
-KNOWN_ENGINE_BUGS = {
-    ("flow_limit_table_len", b"-2147483648"): "engine refuses INT_MIN",
-    ("flow_limit_table_len", b"-0x80000000"): "engine refuses INT_MIN",
-}
-
-
 def fuse_difference(name: str, probe: dict) -> str | None:
     """Why a recorded probe cannot come out the same through FUSE (see the module docstring)."""
-    if len(probe["ops"]) == 1 and probe["ops"][0][0] == "write" and probe["setup"] is None:
-        known = KNOWN_ENGINE_BUGS.get((name, decode(probe["ops"][0][1])))
-        if known:
-            return known
     if name in CPUMASK_SYSCTLS:
         writes = [op for op in probe["ops"] if op[0] in ("write", "pwrite")]
         if any(decode(op[1]) == b"" for op in writes) and probe["setup"] is not None:

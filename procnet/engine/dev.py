@@ -33,6 +33,7 @@ from .softnet import (NAPI_STATE_SCHED, NAPI_STATE_SCHED_THREADED, NAPI_STATE_TH
 from .traffic import Flow, flow_hash, make_source, rss_queue
 
 SCHED_BITS = NAPI_STATE_SCHED | NAPI_STATE_SCHED_THREADED
+KMALLOC_MAX_SIZE = 1 << 22           # x86-64 with 4 KiB pages (order-10 allocations)
 
 
 class NetCoreSysctls:
@@ -725,7 +726,8 @@ class NetCore:
             s.dev_rx_weight = _s32(s.dev_weight * s.dev_weight_rx_bias)
             s.dev_tx_weight = _s32(s.dev_weight * s.dev_weight_tx_bias)
         elif name == "flow_limit_table_len":
-            if value <= 0 or value & (value - 1):
+            u = value & 0xFFFFFFFF          # the kernel tests the int as an unsigned int
+            if not u or u & (u - 1):
                 raise ValueError(f"flow_limit_table_len must be a power of two (got {value})")
             s.flow_limit_table_len = value
         elif name == "flow_limit_cpu_bitmap":
@@ -741,10 +743,15 @@ class NetCore:
 
     def set_flow_limit_cpu_bitmap(self, mask: int) -> None:
         """flow_limit_cpu_sysctl(): allocate tables for set bits, free them for cleared bits."""
+        table_len = self.sysctl.flow_limit_table_len
         for sd in self.softnet:
             want = bool(mask >> sd.cpu & 1)
             if want and sd.flow_limit is None:
-                sd.flow_limit = FlowLimit(self.sysctl.flow_limit_table_len)
+                # kzalloc_node(sizeof(*cur) + table_len): fails for a negative or huge length
+                if not 0 < table_len <= KMALLOC_MAX_SIZE:
+                    raise OSError(12, f"flow_limit_cpu_bitmap: cannot allocate a flow table of "
+                                      f"{table_len} buckets for cpu{sd.cpu}")
+                sd.flow_limit = FlowLimit(table_len)
             elif not want and sd.flow_limit is not None:
                 sd.flow_limit = None
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import functools
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 from pathlib import Path
@@ -46,6 +47,8 @@ def run_script(script: str | os.PathLike, opts, args: tuple[str, ...] = (),
                 except subprocess.TimeoutExpired:
                     proc.kill()
                 return 130, ""
+            if proc.returncode == -signal.SIGINT:    # Ctrl-C reached the script first
+                return 130, out or ""
             return proc.returncode, out or ""
         finally:
             umount(mnt)
