@@ -78,18 +78,10 @@ def main() -> None:
 def mount(mountpoint, background, log_file, **kw):
     """Mount an emulated machine on MOUNTPOINT and serve it until Ctrl-C, SIGTERM or umount."""
     from procnet.fs import serve
+    from procnet.runtime import make_tree
     opts = _options(kw)
     sys.exit(serve(functools.partial(make_tree, opts), mountpoint, foreground=not background,
                    log_file=log_file))
-
-
-def make_tree(opts):
-    """Build the runtime and its file tree in the serving process (after any fork)."""
-    from procnet.kernelfs.tree import KernelFS
-    from procnet.runtime import Runtime
-    rt = Runtime(opts.machine, clock=opts.clock, speed=opts.speed)
-    rt.start()
-    return KernelFS(rt)
 
 
 @main.command()

@@ -186,3 +186,12 @@ class Runtime:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+def make_tree(opts):
+    """A started runtime and its file tree: what `procnet mount` and `procnet run` serve.
+    Called in the serving process, after any fork (threads do not survive a fork)."""
+    from procnet.kernelfs.tree import KernelFS
+    rt = Runtime(opts.machine, clock=opts.clock, speed=opts.speed)
+    rt.start()
+    return KernelFS(rt)

@@ -16,20 +16,12 @@ from pathlib import Path
 LIB = Path(__file__).resolve().parent / "lib" / "procnet.sh"
 
 
-def make_tree(opts):
-    """Runtime + file tree, built inside the daemon after the fork."""
-    from procnet.kernelfs.tree import KernelFS
-    from procnet.runtime import Runtime
-    rt = Runtime(opts.machine, clock=opts.clock, speed=opts.speed)
-    rt.start()
-    return KernelFS(rt)
-
-
 def run_script(script: str | os.PathLike, opts, args: tuple[str, ...] = (),
                env: dict[str, str] | None = None, log_file: str | None = None,
                capture: bool = False) -> tuple[int, str]:
     """Run `script` against a fresh mount of `opts`. Returns (exit status, captured stdout)."""
     from procnet.fs import serve, umount
+    from procnet.runtime import make_tree
     mnt = tempfile.mkdtemp(prefix="procnet.")
     os.chmod(mnt, 0o755)
     full_env = {**os.environ, "PROCNET": mnt, "PN_LIB": str(LIB), **(env or {})}
