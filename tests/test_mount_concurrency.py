@@ -16,7 +16,6 @@ import re
 import subprocess
 import time
 
-import pytest
 from mount_helpers import mounted, softnet_rows
 
 CPUS = 4

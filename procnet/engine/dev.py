@@ -24,10 +24,10 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from .config import NSEC_PER_MSEC, NSEC_PER_SEC, NSEC_PER_USEC, NetDeviceConfig, TrafficConfig
+from .config import NSEC_PER_MSEC, NetDeviceConfig, TrafficConfig
 from .netdevice import (NETREG_REGISTERED, NETREG_UNREGISTERED, NETREG_UNREGISTERING,
                         NetDevice)
-from .sched import DEAD, PARKED, RUNNING, SLEEPING
+from .sched import PARKED, RUNNING
 from .softnet import (NAPI_STATE_SCHED, NAPI_STATE_SCHED_THREADED, NAPI_STATE_THREADED,
                       FlowLimit, SoftnetData, reciprocal_scale)
 from .traffic import Flow, flow_hash, make_source, rss_queue

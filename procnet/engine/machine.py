@@ -17,16 +17,13 @@ Simplifications:
 """
 from __future__ import annotations
 
-import random
 from collections import deque
 
-from .config import (NSEC_PER_MSEC, NSEC_PER_SEC, NSEC_PER_USEC, MachineConfig,
-                     NetDeviceConfig, TaskConfig, TrafficConfig, UdpRRConfig)
+from .config import (NSEC_PER_MSEC, NSEC_PER_SEC, MachineConfig,
+                     TaskConfig, UdpRRConfig)
 from .dev import NetCore
 from .events import EventQueue
-from .netdevice import NetDevice
 from .sched import DEAD, PARKED, RUNNING, SLEEPING, RunQueue, Task, ilog2
-from .softnet import SoftnetData
 from .stats import DROP_REASONS, LatencyHistogram
 
 MAX_SOFTIRQ_RESTART = 10
@@ -55,7 +52,6 @@ class Cpu:
         self.softirq_restart = 0
         self.softirq_end_jiffy = 0
         self.net_rx: dict | None = None   # state of the running net_rx_action
-        self.softirq_deferred = False
         self.need_resched = False
         self.token = 0                    # current chunk; a stale chunk-end event is ignored
         self.chunk: tuple | None = None   # (kind, start_ns, end_ns, task, preemptible, on_done)
@@ -137,7 +133,6 @@ class Machine(NetCore):
         self.cfg = cfg
         self.cost = cfg.cost
         self.eq = EventQueue()
-        self.rng = random.Random(cfg.seed)
         self.stats = Stats()
         self.dmesg: list[tuple[int, str]] = []
         self.cpus = [Cpu(i) for i in range(cfg.cpus)]
@@ -548,7 +543,6 @@ class Machine(NetCore):
             self._wakeup_softirqd(cpu)
 
     def _wakeup_softirqd(self, cpu: Cpu) -> None:
-        cpu.softirq_deferred = True
         k = cpu.ksoftirqd
         if k is not None and cpu.curr is not k:
             self.wake_up_process(k)
@@ -584,7 +578,6 @@ class Machine(NetCore):
         """__do_softirq's restart decision after one net_rx_action."""
         if not cpu.softirq_pending:
             self._do_softirq_end(cpu)
-            cpu.softirq_deferred = False
             return
         cpu.softirq_restart -= 1
         if (self.jiffies() < cpu.softirq_end_jiffy and not cpu.need_resched
@@ -780,7 +773,6 @@ class Machine(NetCore):
         cpu = self.cpus[t.cpu]
         while True:
             if not cpu.softirq_pending:
-                cpu.softirq_deferred = False
                 yield ("sleep",)
                 continue
             yield ("softirq",)

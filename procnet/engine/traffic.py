@@ -150,7 +150,7 @@ def make_source(cfg: TrafficConfig, dev, machine_seed: int, first_fid: int, star
     rng = random.Random(seed)
     flows = []
     for i in range(cfg.flows):
-        t5 = (f"10.{(i >> 8) & 255}.{i & 255}.2", f"10.255.0.1", 17,
+        t5 = (f"10.{(i >> 8) & 255}.{i & 255}.2", "10.255.0.1", 17,
               1024 + rng.randrange(60000), 5001 + (i % 1000))
         flows.append(Flow(first_fid + i, f"{cfg.name}/{i}", t5, flow_hash(t5, seed), dev))
     by_queue: dict[int, list[Flow]] = {}
