@@ -8,9 +8,16 @@ from __future__ import annotations
 
 import errno
 import re
+from fractions import Fraction
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ns|us|ms|s)?\s*$")
 _UNIT_NS = {"ns": 1, "us": 1_000, "ms": 1_000_000, "s": 1_000_000_000, None: 1}
+_NUMBER = re.compile(r"(\d+)(?:\.(\d*))?(?:[eE](\d+))?")
+# Numbers are converted exactly (no float: "1e400" was infinity and escaped as OverflowError),
+# and digits that cannot matter are dropped first, so a 64 KiB digit string stays cheap and
+# never meets Python's 4300-digit int() limit. Leading zeros are fine, as in the kernel.
+MAX_DIGITS = 30
+ULONG_MAX = 2**64 - 1
 
 
 class ControlError(OSError):
@@ -26,8 +33,30 @@ def parse_duration_ns(text: str, what: str = "duration") -> int:
     if not m:
         raise ControlError(f"{what} must look like 250ms, 2s, 100us or a number of ns "
                            f"(got {text.strip()!r})")
-    value = float(m.group(1)) * _UNIT_NS[m.group(2)]
-    return int(round(value))
+    whole, _, frac = m.group(1).partition(".")
+    whole = whole.lstrip("0") or "0"
+    if len(whole) > MAX_DIGITS:
+        raise ControlError(f"{what}: {whole[:MAX_DIGITS]}... is out of range")
+    if len(frac) > MAX_DIGITS:           # keep a sticky digit so that rounding is exact
+        frac = frac[:MAX_DIGITS] + ("1" if frac[MAX_DIGITS:].strip("0") else "")
+    value = Fraction(int(whole + frac), 10 ** len(frac)) * _UNIT_NS[m.group(2)]
+    return round(value)
+
+
+def parse_uint(value: str) -> int:
+    """'2', '1.5' (-> 1), '1e6' -> an exact integer in 0..ULONG_MAX; ValueError otherwise."""
+    m = _NUMBER.fullmatch(value)
+    if m is None:
+        raise ValueError(value)
+    whole = m.group(1).lstrip("0") or "0"
+    exp = (m.group(3) or "0").lstrip("0") or "0"
+    if len(whole) > 20 or len(exp) > 2:       # >= 10**20 > ULONG_MAX already
+        raise ValueError(value)
+    frac = (m.group(2) or "")[:100]             # digits past 10**-99 are truncated anyway
+    v = int(Fraction(int(whole + frac), 10 ** len(frac)) * 10 ** int(exp))
+    if v > ULONG_MAX:
+        raise ValueError(value)
+    return v
 
 
 def parse_cpulist(text: str, ncpus: int, what: str = "cpus") -> tuple[int, ...]:
@@ -35,7 +64,7 @@ def parse_cpulist(text: str, ncpus: int, what: str = "cpus") -> tuple[int, ...]:
     cpus: set[int] = set()
     for part in text.split(","):
         part = part.strip()
-        m = re.fullmatch(r"(\d+)(?:-(\d+))?", part)
+        m = re.fullmatch(r"(\d{1,%d})(?:-(\d{1,%d}))?" % (MAX_DIGITS, MAX_DIGITS), part)
         if not m:
             raise ControlError(f"{what} must be a CPU list like 0-2,5 (got {text!r})")
         lo = int(m.group(1))
@@ -77,10 +106,7 @@ def parse_kv(words: list[str], allowed: dict[str, type], what: str) -> dict:
         kind = allowed[key]
         try:
             if kind is int:
-                v = int(float(value)) if re.fullmatch(r"\d+(\.\d*)?([eE]\d+)?", value) else None
-                if v is None:
-                    raise ValueError
-                out[key] = v
+                out[key] = parse_uint(value)
             elif kind == "duration":
                 out[key] = parse_duration_ns(value, f"{what}: {key}")
             else:

@@ -28,7 +28,8 @@ from procnet.engine.config import (NSEC_PER_SEC, CostModel, NetDeviceConfig, Tas
                                    TrafficConfig, UdpRRConfig)
 
 from . import render
-from .control import ControlError, parse_command, parse_cpulist, parse_duration_ns, parse_kv
+from .control import (MAX_DIGITS, ControlError, parse_command, parse_cpulist,
+                      parse_duration_ns, parse_kv)
 from .cpumask import CpumaskParseError, bitmap_list_string, bitmap_parse, bitmap_string
 from .proc_handlers import (PAGE_SIZE, SYSCTL_SPECS, KernelParams, SysctlWriteError,
                             kstrtoul, sysctl_show, sysctl_write)
@@ -237,14 +238,25 @@ def _clock_speed_store(ctx: Ctx, data: bytes, offset: int) -> int:
     return len(data)
 
 
+ADVANCE_MAX_NS = 3600 * NSEC_PER_SEC     # one write simulates at most an hour
+
+
 def _clock_advance_store(ctx: Ctx, data: bytes, offset: int) -> int:
+    """Refuses more than ADVANCE_MAX_NS per write: the FUSE loop serves one request at a time,
+    so "99999999999999999999" would otherwise hold the mount for centuries."""
     ns = parse_duration_ns(data.decode("ascii", "replace"), "clock/advance")
+    if ns > ADVANCE_MAX_NS:
+        raise ControlError(f"clock/advance must be at most {ADVANCE_MAX_NS // NSEC_PER_SEC}s "
+                           f"per write (got {ns} ns)")
     ctx.rt.advance(ns)
     return len(data)
 
 
 _TRAFFIC_KEYS = {"dev": str, "flows": int, "pps": int, "size": int, "pattern": str,
                  "seed": int, "on": "duration", "off": "duration"}
+MAX_FLOWS = 1 << 20          # one source; each flow is an object (~1 s per million to create)
+MAX_RX_QUEUES = 4096         # rtnl_create_link(): "Invalid number of receive queues"
+IFNAMSIZ = 16
 
 
 def _traffic_show(ctx: Ctx) -> str:
@@ -288,6 +300,8 @@ def _traffic_line(ctx: Ctx, words: list[str]):
     op, rest = words[0], words[1:]
     if op == "add" and rest:
         kv = parse_kv(rest[1:], _TRAFFIC_KEYS, "traffic/ctl")
+        if kv.get("flows", 1) > MAX_FLOWS:
+            raise ControlError(f"traffic/ctl: flows must be <= {MAX_FLOWS} (got {kv['flows']})")
         for k_from, k_to in (("on", "on_ns"), ("off", "off_ns")):
             if k_from in kv:
                 kv[k_to] = kv.pop(k_from)
@@ -327,6 +341,8 @@ def _tasks_line(ctx: Ctx, words: list[str]):
                                  "policy": str}, "tasks/ctl")
         cpus = parse_cpulist(kv["cpus"], n, "tasks/ctl: cpus") if "cpus" in kv else None
         policy = kv.get("policy", "other")
+        if kv.get("period", 1) <= 0:
+            raise ControlError(f"tasks/ctl: period must be > 0 (got {kv['period']})")
         if policy not in ("other", "fifo"):
             raise ControlError(f"tasks/ctl: policy must be other or fifo (got {policy!r})")
         try:
@@ -345,7 +361,7 @@ def _tasks_line(ctx: Ctx, words: list[str]):
     if op == "del" and len(rest) == 1:
         return lambda: m.del_task(rest[0])
     if op == "affinity" and len(rest) == 2:
-        if not rest[0].isdigit():
+        if not rest[0].isdigit() or len(rest[0]) > MAX_DIGITS:
             raise ControlError(f"tasks/ctl: affinity needs a pid (got {rest[0]!r})")
         pid, cpus = int(rest[0]), parse_cpulist(rest[1], n, "tasks/ctl: affinity")
         return lambda: m.set_affinity(pid, cpus)
@@ -373,8 +389,14 @@ def _net_line(ctx: Ctx, words: list[str]):
     m = ctx.m
     op, rest = words[0], words[1:]
     if op == "add" and rest:
+        if not _dev_valid_name(rest[0]):
+            raise ControlError(f"net/ctl: {rest[0]!r} is not a valid device name (1-15 "
+                               "characters, no '/', ':', blanks or NUL, not '.' or '..')")
         kv = parse_kv(rest[1:], {"rxqueues": int, "irq": str, "driver": str, "ring": int,
                                  "rx_usecs": int}, "net/ctl")
+        if kv.get("rxqueues", 1) > MAX_RX_QUEUES:
+            raise ControlError(f"net/ctl: rxqueues must be <= {MAX_RX_QUEUES} "
+                               f"(got {kv['rxqueues']})")
         irq = parse_cpulist(kv["irq"], m.cfg.cpus, "net/ctl: irq") if "irq" in kv else (0,)
         try:
             cfg = NetDeviceConfig(rest[0], rx_queues=kv.get("rxqueues", 1), irq_cpus=irq,
@@ -392,6 +414,13 @@ def _net_line(ctx: Ctx, words: list[str]):
     raise ControlError("net/ctl: expected 'add DEV [rxqueues=N irq=LIST "
                        "driver=napi|netif_rx ring=N rx_usecs=N]' or 'del DEV' "
                        f"(got {' '.join(words)!r})")
+
+
+def _dev_valid_name(name: str) -> bool:
+    """net/core/dev.c dev_valid_name(); NUL is refused too (the name is a path component)."""
+    if not name or len(name) >= IFNAMSIZ or name in (".", ".."):
+        return False
+    return not any(c in "/:\0" or c.isspace() for c in name)
 
 
 def _net_store(ctx: Ctx, data: bytes, offset: int) -> int:
@@ -539,17 +568,22 @@ TABLE: list[Entry] = [
     Entry("procnet/clock/advance", 0o200, None, _clock_advance_store, "procnet",
           "Write a duration (250ms, 2s, 100us, or ns): returns once it has been simulated. "
           "The mount answers nothing else meanwhile (one request at a time), so advance long "
-          "runs in steps if other clients read; stopping the mount interrupts it (EINTR).",
+          "runs in steps if other clients read; stopping the mount interrupts it (EINTR). "
+          "At most 3600s per write (EINVAL).",
           own_lock=True),
     Entry("procnet/traffic/ctl", 0o644, _traffic_show, _traffic_store, "procnet",
           "'add NAME dev=eth0 flows=2 pps=1000000 [pattern=constant|poisson|onoff on=1ms "
-          "off=1ms size=64 seed=0]' or 'del NAME'. Read: current sources."),
+          "off=1ms size=64 seed=0]' or 'del NAME'. Read: current sources. Numbers are "
+          "integers in 0..2^64-1 (1e6 and 1.5 allowed); flows <= 1048576."),
     Entry("procnet/tasks/ctl", 0o644, _tasks_show, _tasks_store, "procnet",
           "'add NAME [cpus=0-1 util=100 period=10ms policy=other|fifo]', 'rr NAME "
-          "[client=LIST server=LIST]' (UDP_RR over lo), 'del NAME', 'affinity PID LIST'."),
+          "[client=LIST server=LIST]' (UDP_RR over lo), 'del NAME', 'affinity PID LIST'. "
+          "period > 0."),
     Entry("procnet/net/ctl", 0o644, _net_show, _net_store, "procnet",
           "'add DEV [rxqueues=N irq=LIST driver=napi|netif_rx ring=N rx_usecs=N]' or 'del DEV' "
-          "(unregister_netdevice; ETIMEDOUT if seed 000's flush wait had to be cut off)."),
+          "(unregister_netdevice; ETIMEDOUT if seed 000's flush wait had to be cut off). "
+          "DEV as dev_valid_name() wants it (1-15 characters, no '/', ':' or blanks, not "
+          "'.'/'..'); rxqueues <= 4096 (rtnl_create_link)."),
     *_model_entries(),
     Entry("procnet/faults/kthread_run", 0o644, lambda c: f"{c.m.kthread_fail_at or 0}\n",
           _kthread_fail_store, "procnet",

@@ -8,11 +8,18 @@ from __future__ import annotations
 
 import errno
 import logging
+import time
 from dataclasses import dataclass
 
 from .table import TABLE, Ctx, Entry
 
 log = logging.getLogger("procnet")
+
+# Control-file errors in the log and procnet/dmesg: printk_ratelimited()'s shape (a burst per
+# interval), with a larger burst since each message answers a user's own write.
+LOG_INTERVAL_S = 5.0
+LOG_BURST = 100
+LOG_MAX_CHARS = 240
 
 
 @dataclass(frozen=True)
@@ -38,6 +45,9 @@ class KernelFS:
         self.rt = runtime
         self.table = TABLE if table is None else table
         self._patterns = [(_split(e.path), e) for e in self.table]
+        self._log_window = float("-inf")   # ratelimit of control-file error messages
+        self._log_count = 0
+        self._log_missed = 0
 
     # ------------------------------------------------------------------ resolution
     def _candidates(self, comp: str, key: str, ctx: Ctx) -> list[tuple[str, Ctx]]:
@@ -149,11 +159,32 @@ class KernelFS:
         except OSError as e:
             if e.errno in (errno.EINVAL, errno.ETIMEDOUT, errno.EOPNOTSUPP, errno.ENOMEM) \
                     and path.startswith("procnet/"):
-                msg = f"procnet: {e.strerror}"
-                log.warning(msg)
-                with self.rt.access():
-                    self.rt.machine.log(msg)
+                self._report(f"procnet: {e.strerror}")
             raise
+
+    def _report(self, msg: str) -> None:
+        """A control-file error goes to the daemon log and procnet/dmesg, like a
+        printk_ratelimited(): at most LOG_BURST messages per LOG_INTERVAL_S, then one
+        "N messages suppressed" when the next window opens, each cut to LOG_MAX_CHARS. A
+        script (or a fuzzer) writing bad commands in a loop must not grow the log or the
+        machine's memory without bound (tests/reliability, docs/reliability.md)."""
+        now = time.monotonic()
+        if now - self._log_window >= LOG_INTERVAL_S:
+            if self._log_missed:
+                self._emit(f"procnet: {self._log_missed} messages suppressed")
+            self._log_window, self._log_count, self._log_missed = now, 0, 0
+        if self._log_count >= LOG_BURST:
+            self._log_missed += 1
+            return
+        self._log_count += 1
+        if len(msg) > LOG_MAX_CHARS:
+            msg = msg[:LOG_MAX_CHARS - 3] + "..."
+        self._emit(msg)
+
+    def _emit(self, msg: str) -> None:
+        log.warning(msg)
+        with self.rt.access():
+            self.rt.machine.log(msg)
 
     def _lookup_locked(self, path: str):
         with self.rt.access():
