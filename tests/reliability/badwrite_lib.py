@@ -10,7 +10,7 @@ with what KernelFS.write returned and what the file reads back afterwards:
 
 ``run_one`` classifies one call: "ok" (as expected), "mismatch", "uncaught" (an exception that
 is not an OSError escaped KernelFS.write: the FUSE glue would turn it into EIO and log a
-traceback), "known" (a documented engine deviation, counted separately) or "slow".
+traceback) or "slow".
 """
 from __future__ import annotations
 
@@ -59,7 +59,7 @@ def _show(outcome) -> str:
 
 @dataclass
 class Result:
-    kind: str                 # ok | mismatch | uncaught | known | slow
+    kind: str                 # ok | mismatch | uncaught | slow
     detail: str = ""
     seconds: float = 0.0
     budget_s: float = 1.0     # more than 1 s only for an accepted clock/advance
@@ -116,21 +116,6 @@ class SysctlChecker(Checker):
         exp = K.sysctl_write(self.name, data, pos, old, nbits)
         new = exp[2] if exp[2] is not None else old
         return exp, K.sysctl_text(self.name, new, nbits)
-
-    def check(self, fs, data, pos):
-        exp, exp_text = self.expect(fs, data, pos)
-        got = _write(fs, self.path, data, pos)
-        kind, detail = self.compare(fs, data, pos, exp, exp_text, got)
-        if kind == "mismatch" and self.known_engine_deviation(exp) and got == ("err", errno.EINVAL):
-            return "known", "flow_limit_table_len=INT_MIN: the kernel stores it, the engine refuses"
-        return kind, detail
-
-    def known_engine_deviation(self, exp) -> bool:
-        # Machine.set_sysctl refuses flow_limit_table_len <= 0, but 0x80000000 is a power of two
-        # as an unsigned int and the kernel stores INT_MIN (engine bug, see docs/reliability.md).
-        return (self.name == "flow_limit_table_len" and exp[0] == "ok" and exp[2] is not None
-                and exp[2] == -2**31)
-
 
 class RpsCpusChecker(Checker):
     def expect(self, fs, data, pos):
@@ -319,7 +304,7 @@ def run_one(fs: KernelFS, checker: Checker, data: bytes, pos: int) -> Result:
         kind, detail = "uncaught", "".join(traceback.format_exception(e)[-3:])
     dt = time.perf_counter() - t0
     budget = checker.budget_s(data) if kind == "ok" else SLOW_S
-    if kind in ("ok", "known") and dt > budget:
+    if kind == "ok" and dt > budget:
         kind, detail = "slow", f"{dt:.2f} s"
     return Result(kind, detail, dt, budget)
 
@@ -489,7 +474,7 @@ class FuzzStats:
         self.max_s = max(self.max_s, res.seconds)
         if res.budget_s <= SLOW_S:
             self.max_plain_s = max(self.max_plain_s, res.seconds)
-        if res.kind not in ("ok", "known") and len(self.examples.get(res.kind, [])) < 5:
+        if res.kind != "ok" and len(self.examples.get(res.kind, [])) < 5:
             self.examples.setdefault(res.kind, []).append((data[:80], pos, res.detail[:300]))
 
 

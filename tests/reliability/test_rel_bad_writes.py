@@ -160,9 +160,7 @@ def test_sysctl_sh_categories(path):
         for (data, at), res in zip(seq, run_sequence(fs, checker, seq)):
             calls += 1
             high(SECTION, "slowest category call (s)", round(res.seconds, 4))
-            if res.kind == "known":
-                bump(SECTION, "category calls: known engine deviation", 1)
-            elif res.kind != "ok":
+            if res.kind != "ok":
                 bad.append(f"{res.kind}: {data[:60]!r} at {at}: {res.detail}")
     bump(SECTION, "category calls", calls)
     bump(SECTION, "category mismatches/uncaught/slow", len(bad))
@@ -194,17 +192,13 @@ def _replay(fs, path: str, probe: dict, orig: str, per_read: bool):
     return results
 
 
-# Differences that are not procnet's: FUSE moves the file position by every count a write
-# reports while the cpumask handlers leave it alone (docs/fuse.md), and the engine refuses
-# flow_limit_table_len = INT_MIN (engine bug, reported in docs/reliability.md).
+# The one difference that is not procnet's: FUSE moves the file position by every count a
+# write reports, while the cpumask handlers leave it alone (docs/fuse.md).
 def _expected_difference(name: str, probe: dict) -> str | None:
     ops = [op[0] for op in probe["ops"]]
     if name in K.CPUMASK_SYSCTLS and "write" in ops and "read" in ops \
             and ops.index("write") < ops.index("read"):
         return "file position after a cpumask write"
-    if name == "flow_limit_table_len" and ops == ["write"] and probe["setup"] is None \
-            and decode(probe["ops"][0][1]) in (b"-2147483648", b"-0x80000000"):
-        return "engine refuses INT_MIN"
     return None
 
 
@@ -276,11 +270,11 @@ def test_fuzz_every_writable_file():
     record(SECTION, "fuzz workers", workers)
     record(SECTION, "fuzz slowest call (s)", round(max(s.max_plain_s for s in stats), 4))
     record(SECTION, "fuzz slowest accepted clock/advance (s)", round(max(s.max_s for s in stats), 4))
-    for k in ("mismatch", "uncaught", "slow", "known"):
+    for k in ("mismatch", "uncaught", "slow"):
         record(SECTION, f"fuzz {k}", kinds.get(k, 0))
     bad = [(s.path, k, ex) for s in stats for k, exs in s.examples.items() for ex in exs]
     assert not bad, "\n".join(f"{p} {k}: {ex}" for p, k, ex in bad[:30])
-    assert kinds.get("ok", 0) + kinds.get("known", 0) == total
+    assert kinds.get("ok", 0) == total
 
 
 # ------------------------------------------------------------------ through a real mount
