@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -37,10 +38,19 @@ print(json.dumps(out))
 """
 
 
+def python_for(user: str) -> str:
+    """A Python interpreter `user` may run (the venv's may live under /root)."""
+    for exe in (sys.executable, "/usr/bin/python3", shutil.which("python3")):
+        if exe and subprocess.run(["runuser", "-u", user, "--", exe, "-c", "pass"],
+                                  capture_output=True, timeout=60).returncode == 0:
+            return exe
+    raise AssertionError(f"no python3 that {user} can run")
+
+
 def probe(paths: list[str], user: str | None) -> dict:
     argv = [sys.executable, "-c", PROBE, json.dumps(FLAGS)]
     if user:
-        argv = ["runuser", "-u", user, "--", "/usr/bin/python3", "-c", PROBE, json.dumps(FLAGS)]
+        argv = ["runuser", "-u", user, "--", python_for(user), "-c", PROBE, json.dumps(FLAGS)]
     proc = subprocess.run(argv, input=json.dumps(paths), capture_output=True, text=True,
                           timeout=120)
     assert proc.returncode == 0, proc.stderr
