@@ -80,7 +80,8 @@ class NetCore:
         self.softnet = [SoftnetData(c, self.sysctl.dev_weight) for c in range(cfg.cpus)]
         self.netdevs: dict[str, NetDevice] = {}
         self.traffic: dict[str, object] = {}
-        self.flows: list[Flow] = []
+        self.flows: list[Flow] = []            # flows of live sources and UDP_RR pairs
+        self._next_fid = 0
         self._next_ifindex = 1
         self._next_irq = 24
         self.backlog_threaded = False        # seed 000's static bool in backlog_set_threaded
@@ -114,7 +115,8 @@ class NetCore:
         return dev
 
     def _new_flow(self, name: str, dev: NetDevice, tuple5: tuple) -> Flow:
-        f = Flow(len(self.flows), name, tuple5, flow_hash(tuple5, self.cfg.seed), dev)
+        f = Flow(self._next_fid, name, tuple5, flow_hash(tuple5, self.cfg.seed), dev)
+        self._next_fid += 1
         self.flows.append(f)
         return f
 
@@ -127,7 +129,8 @@ class NetCore:
             raise ValueError(f"no device {tcfg.dev!r}")
         if dev.loopback:
             raise ValueError("traffic on lo comes from tasks (udp_rr), not from a generator")
-        src = make_source(tcfg, dev, self.cfg.seed, len(self.flows), self.eq.now_ns)
+        src = make_source(tcfg, dev, self.cfg.seed, self._next_fid, self.eq.now_ns)
+        self._next_fid += len(src.flows)
         self.flows.extend(src.flows)
         for q, stream in src.streams:
             rxq = dev.rxqs[q]
@@ -148,6 +151,8 @@ class NetCore:
                 dev.rxqs[q].fill(self.eq.now_ns, self.stats)
                 dev.rxqs[q].streams.remove(stream)
         src.stop()
+        gone = set(map(id, src.flows))        # packets still queued keep their Flow objects
+        self.flows = [f for f in self.flows if id(f) not in gone]
 
     # ------------------------------------------------------------------ NIC interrupts
     def _arm_irq(self, rxq) -> None:
@@ -625,11 +630,11 @@ class NetCore:
 
         Deviation from the patch: when kthread_run fails, the patch forces the mode off but its
         sysctl keeps the value written; procnet's handler reads back the real mode."""
+        if self.backlog_threaded == threaded:
+            return 0
         if self.cfg.use_backlog_threads:
             raise OSError(95, "backlog_threaded: the boot option thread_backlog_napi already "
                               "threads the backlog (the two designs are alternatives)")
-        if self.backlog_threaded == threaded:
-            return 0
         err = 0
         if threaded:
             for sd in self.softnet:

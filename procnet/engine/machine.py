@@ -35,6 +35,7 @@ PID_KTHREAD_BASE = 3      # 1 is init, 2 kthreadd (not emulated)
 PID_USER_BASE = 1000
 
 BUCKETS = ("user", "system", "irq", "softirq", "idle")
+DMESG_LINES = 10_000
 
 
 class Cpu:
@@ -187,8 +188,11 @@ class Machine(NetCore):
         return t * self.cfg.hz // NSEC_PER_SEC
 
     def log(self, msg: str) -> None:
-        """printk(): kept with its virtual timestamp for procnet/dmesg."""
+        """printk(): kept with its virtual timestamp for procnet/dmesg; like the kernel's log
+        buffer it keeps the newest DMESG_LINES messages."""
         self.dmesg.append((self.eq.now_ns, msg))
+        if len(self.dmesg) > DMESG_LINES:
+            del self.dmesg[:len(self.dmesg) - DMESG_LINES]
 
     # ------------------------------------------------------------------ public API: tasks
     def add_task(self, cfg: TaskConfig, policy: str = "other") -> Task:
@@ -197,6 +201,8 @@ class Machine(NetCore):
             raise ValueError(f"task {cfg.name!r} already exists")
         if not 0 < cfg.util <= 100:
             raise ValueError(f"util must be in 1..100 (got {cfg.util})")
+        if cfg.util < 100 and cfg.period_ns < 1000:
+            raise ValueError(f"period must be >= 1us (got {cfg.period_ns} ns)")
         allowed = self._affinity(cfg.cpus)
         t = self._new_task(cfg.name, "user", allowed, min(allowed), policy=policy)
         t.body = self._hog_body(t, cfg)
