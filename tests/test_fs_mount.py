@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import STOP_TIMEOUT_S, daemon_command, daemon_pids, wait_gone
+from fs_helpers import STOP_TIMEOUT_S, daemon_command, daemon_pids, wait_gone
 
 from procnet.fs import (
     EXIT_ALREADY_MOUNTED,
