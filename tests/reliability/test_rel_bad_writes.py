@@ -366,7 +366,7 @@ ACCEPTED = [
     ("procnet/traffic/ctl", b"add t dev=eth0 flows=1e3 pps=1.5e5", "exponents"),
     ("procnet/traffic/ctl", b"add t dev=eth0 pps=18446744073709551615", "ULONG_MAX"),
     ("procnet/net/ctl", b"add x12345678901234 rxqueues=4096", "15 characters, 4096 queues"),
-    ("procnet/tasks/ctl", b"add h period=1ns util=50", "period 1 ns"),
+    ("procnet/tasks/ctl", b"add h period=1us util=50", "the shortest period, 1 us"),
 ]
 
 
