@@ -402,11 +402,13 @@ class Machine(NetCore):
         return t.vruntime + self.wakeup_gran_ns < curr.vruntime
 
     def _recheck_chunk(self, cpu: Cpu) -> None:
-        """A running preemptible chunk is cut so the scheduler can look again (slice/preempt)."""
+        """A running preemptible chunk is cut so the scheduler can look again (slice/preempt).
+        The new dispatch is an event of its own: we may be inside another CPU's chunk, whose
+        context (curr_cpu, accrued cost) a nested dispatch would overwrite."""
         ch = cpu.chunk
         if ch is not None and ch[4]:
             self._cut_chunk(cpu)
-            self._dispatch(cpu)
+            self._kick(cpu)
 
     def _kick(self, cpu: Cpu, delay_ns: int = 0) -> None:
         if cpu.chunk is None and not cpu.dispatch_pending and cpu.online:
