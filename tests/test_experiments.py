@@ -76,7 +76,7 @@ def test_ctrl_c_stops_the_script_and_unmounts(tmp_path):
     mnt = p.stdout.readline().strip()
     assert mnt in procnet_mounts()
     os.killpg(p.pid, signal.SIGINT)
-    assert p.wait(timeout=20) == 130
+    assert p.wait(timeout=60) == 130      # generous: the machine may be loaded
     time.sleep(0.2)
     assert mnt not in procnet_mounts()
 
