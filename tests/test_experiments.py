@@ -71,8 +71,11 @@ def test_machine_options_reach_the_mount(tmp_path):
 def test_ctrl_c_stops_the_script_and_unmounts(tmp_path):
     script = tmp_path / "s.sh"
     script.write_text('echo "$PROCNET"; sleep 30\n')
+    # As from a terminal: SIGINT at its default even if this test runs in a background job
+    # (which starts with SIGINT ignored, and the ignored disposition is inherited).
     p = subprocess.Popen(PROCNET + ["run", str(script)], stdout=subprocess.PIPE, text=True,
-                         start_new_session=True)
+                         start_new_session=True,
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     mnt = p.stdout.readline().strip()
     assert mnt in procnet_mounts()
     os.killpg(p.pid, signal.SIGINT)
