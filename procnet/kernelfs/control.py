@@ -18,6 +18,7 @@ _NUMBER = re.compile(r"(\d+)(?:\.(\d*))?(?:[eE](\d+))?")
 # never meets Python's 4300-digit int() limit. Leading zeros are fine, as in the kernel.
 MAX_DIGITS = 30
 ULONG_MAX = 2**64 - 1
+MAX_DURATION_NS = 3600 * 1_000_000_000   # durations in commands (on, off, period): an hour
 
 
 class ControlError(OSError):
@@ -108,7 +109,10 @@ def parse_kv(words: list[str], allowed: dict[str, type], what: str) -> dict:
             if kind is int:
                 out[key] = parse_uint(value)
             elif kind == "duration":
-                out[key] = parse_duration_ns(value, f"{what}: {key}")
+                ns = parse_duration_ns(value, f"{what}: {key}")
+                if ns > MAX_DURATION_NS:   # the engine does arrival arithmetic in int64
+                    raise ControlError(f"{what}: {key} must be at most 3600s (got {value!r})")
+                out[key] = ns
             else:
                 out[key] = value
         except ValueError:

@@ -344,12 +344,17 @@ FINDINGS = [
     ("procnet/clock/advance", b"9" * 400, errno.EINVAL),                 # OverflowError
     ("procnet/traffic/ctl", b"add t dev=eth0 pps=1e400", errno.EINVAL),  # OverflowError
     ("procnet/traffic/ctl", b"add t dev=eth0 flows=2147483648", errno.EINVAL),   # hung (OOM)
-    ("procnet/traffic/ctl", b"add t dev=eth0 flows=1048577", errno.EINVAL),
+    ("procnet/traffic/ctl", b"add t dev=eth0 flows=65537", errno.EINVAL),  # 214748: 1.3 s
+    ("procnet/traffic/ctl", b"add t dev=eth0 pattern=onoff on=999999999999999999992ms",
+     errno.EINVAL),                                                      # OverflowError (numpy)
+    ("procnet/traffic/ctl", b"add t dev=eth0 pattern=onoff off=3601s", errno.EINVAL),
     ("procnet/traffic/ctl", b"add t dev=eth0 pps=18446744073709551616", errno.EINVAL),
     ("procnet/tasks/ctl", b"add h period=" + b"9" * 400 + b"ms util=5", errno.EINVAL),
     ("procnet/tasks/ctl", b"add h cpus=" + b"9" * 5000, errno.EINVAL),   # ValueError (int())
     ("procnet/tasks/ctl", b"affinity " + b"9" * 5000 + b" 0", errno.EINVAL),
     ("procnet/tasks/ctl", b"add h period=0 util=50", errno.EINVAL),      # engine RuntimeError
+    ("procnet/tasks/ctl", b"add h period=999ns util=50", errno.EINVAL),
+    ("procnet/tasks/ctl", b"add h period=3601s util=50", errno.EINVAL),
     ("procnet/net/ctl", b"add e irq=" + b"9" * 5000, errno.EINVAL),
     ("procnet/net/ctl", b"add e rxqueues=1000000", errno.EINVAL),        # 8 s, 1 GB
     ("procnet/net/ctl", b"add e rxqueues=4097", errno.EINVAL),
@@ -364,6 +369,8 @@ ACCEPTED = [
     ("procnet/clock/advance", b"0" * 4095 + b"1", "1 ns, leading zeros"),
     ("procnet/clock/advance", b"60s", "a minute"),
     ("procnet/traffic/ctl", b"add t dev=eth0 flows=1e3 pps=1.5e5", "exponents"),
+    ("procnet/traffic/ctl", b"add t dev=eth0 flows=65536 pattern=onoff on=3600s off=1ns",
+     "the limits"),
     ("procnet/traffic/ctl", b"add t dev=eth0 pps=18446744073709551615", "ULONG_MAX"),
     ("procnet/net/ctl", b"add x12345678901234 rxqueues=4096", "15 characters, 4096 queues"),
     ("procnet/tasks/ctl", b"add h period=1us util=50", "the shortest period, 1 us"),
