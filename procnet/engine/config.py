@@ -93,6 +93,10 @@ class TrafficConfig:
             raise ValueError(f"flows must be >= 1 (got {self.flows})")
         if self.pps < 0:
             raise ValueError(f"pps must be >= 0 (got {self.pps})")
+        # Arrival times are numpy int64 ns: a cycle must fit with room for the run itself.
+        if not (0 < self.on_ns and 0 <= self.off_ns and self.on_ns + self.off_ns < 2**62):
+            raise ValueError(f"on_ns > 0, off_ns >= 0 and on_ns + off_ns < 2**62 "
+                             f"(got {self.on_ns}, {self.off_ns})")
 
 
 @dataclass(frozen=True)

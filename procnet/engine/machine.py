@@ -140,7 +140,8 @@ class Machine(NetCore):
         factor = 1 + ilog2(min(cfg.cpus, 8))        # sysctl_sched_tunable_scaling = log
         self.slice_ns = cfg.sched.base_slice_ns * factor
         self.wakeup_gran_ns = cfg.sched.wakeup_granularity_ns * factor
-        self.tasks: dict[int, Task] = {}
+        self.tasks: dict[int, Task] = {}          # live tasks; release_task() drops the dead
+        self.total_forks = 0                      # kernel/fork.c total_forks: /proc/stat processes
         self._next_kpid = PID_KTHREAD_BASE
         self._next_upid = PID_USER_BASE
         self.user_tasks: dict[str, Task] = {}
@@ -277,6 +278,7 @@ class Machine(NetCore):
         t.start_ns = self.eq.now_ns
         t.vruntime = self.cpus[cpu].rq.min_vruntime
         self.tasks[pid] = t
+        self.total_forks += 1
         return t
 
     def _spawn_kthread(self, comm: str, body_fn, cpu: int, per_cpu: bool, napi=None) -> Task:
@@ -296,6 +298,12 @@ class Machine(NetCore):
         t.state = DEAD
         if cpu.curr is t:
             self._detach_current(cpu, t)
+        self._release_task(t)
+
+    def _release_task(self, t: Task) -> None:
+        """release_task(): the pid is gone from /proc. Events still pointing at the task
+        see it DEAD and do nothing; the object goes when the last of them has fired."""
+        self.tasks.pop(t.pid, None)
 
     def _detach_current(self, cpu: Cpu, t: Task) -> None:
         """Take the current task off its CPU (migration or exit). Only its own task chunk is
@@ -635,6 +643,7 @@ class Machine(NetCore):
         except StopIteration:
             t.state = DEAD
             cpu.curr = None
+            self._release_task(t)
             return
         finally:
             self.ctx = "task"

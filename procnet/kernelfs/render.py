@@ -267,7 +267,7 @@ def proc_stat_show(m, btime: int) -> str:
     # seq_printf(p, "\nctxt %llu\n" "btime %llu\n" "processes %lu\n"
     #               "procs_running %u\n" "procs_blocked %lu\n", ...)
     ctxt = sum(c.ctxt for c in m.cpus)
-    forks = len(m.tasks)
+    forks = m.total_forks
     running = sum(1 for t in m.tasks.values() if t.state == "R")
     out.append("\nctxt %d\nbtime %d\nprocesses %d\nprocs_running %d\nprocs_blocked %d\n"
                % (ctxt, btime, forks, running, 0))
