@@ -38,7 +38,7 @@ import tomllib
 from dataclasses import dataclass, fields, replace
 
 from procnet.engine.config import (CostModel, MachineConfig, NetDeviceConfig, TaskConfig,
-                                   TrafficConfig)
+                                   TrafficConfig, spread_irqs)
 from procnet.engine.machine import Machine
 from procnet.kernelfs.control import ControlError, parse_cpulist, parse_duration_ns
 
@@ -87,7 +87,7 @@ def _dev_from_dict(name: str, kv: dict, ncpus: int, what: str) -> NetDeviceConfi
     try:
         rxq = _int(kv.get("rxqueues", 1), f"{what}: rxqueues", 1)
         irq = (parse_cpulist(str(kv["irq"]), ncpus, f"{what}: irq") if "irq" in kv
-               else tuple(i % ncpus for i in range(rxq)))
+               else spread_irqs(rxq, ncpus))
         return NetDeviceConfig(name, rx_queues=rxq, irq_cpus=irq,
                                driver=str(kv.get("driver", "napi")),
                                ring_size=_int(kv.get("ring", 1024), f"{what}: ring", 1),

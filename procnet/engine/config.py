@@ -72,6 +72,12 @@ class NetDeviceConfig:
             raise ValueError(f"ring_size must be >= 1 (got {self.ring_size})")
 
 
+def spread_irqs(rx_queues: int, ncpus: int) -> tuple[int, ...]:
+    """Default IRQ placement: queue i's interrupt on CPU i % ncpus, the spread drivers ask for
+    with cpumask_local_spread() affinity hints (and irqbalance keeps)."""
+    return tuple(i % ncpus for i in range(rx_queues))
+
+
 @dataclass(frozen=True)
 class TrafficConfig:
     """A seeded set of flows arriving on one device."""

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from procnet.engine.config import (NSEC_PER_SEC, CostModel, NetDeviceConfig, TaskConfig,
-                                   TrafficConfig, UdpRRConfig)
+                                   TrafficConfig, UdpRRConfig, spread_irqs)
 
 from . import render
 from .control import (MAX_DIGITS, ControlError, parse_command, parse_cpulist,
@@ -398,7 +398,8 @@ def _net_line(ctx: Ctx, words: list[str]):
         if kv.get("rxqueues", 1) > MAX_RX_QUEUES:
             raise ControlError(f"net/ctl: rxqueues must be <= {MAX_RX_QUEUES} "
                                f"(got {kv['rxqueues']})")
-        irq = parse_cpulist(kv["irq"], m.cfg.cpus, "net/ctl: irq") if "irq" in kv else (0,)
+        irq = (parse_cpulist(kv["irq"], m.cfg.cpus, "net/ctl: irq") if "irq" in kv
+               else spread_irqs(kv.get("rxqueues", 1), m.cfg.cpus))
         try:
             cfg = NetDeviceConfig(rest[0], rx_queues=kv.get("rxqueues", 1), irq_cpus=irq,
                                   driver=kv.get("driver", "napi"),
@@ -584,7 +585,8 @@ TABLE: list[Entry] = [
           "'add DEV [rxqueues=N irq=LIST driver=napi|netif_rx ring=N rx_usecs=N]' or 'del DEV' "
           "(unregister_netdevice; ETIMEDOUT if seed 000's flush wait had to be cut off). "
           "DEV as dev_valid_name() wants it (1-15 characters, no '/', ':' or blanks, not "
-          "'.'/'..'); rxqueues <= 4096 (rtnl_create_link)."),
+          "'.'/'..'); rxqueues <= 4096 (rtnl_create_link). Without irq=, queue i's IRQ is on "
+          "CPU i mod ncpus (cpumask_local_spread() hints), as with --dev."),
     *_model_entries(),
     Entry("procnet/faults/kthread_run", 0o644, lambda c: f"{c.m.kthread_fail_at or 0}\n",
           _kthread_fail_store, "procnet",

@@ -15,6 +15,7 @@ import json
 from procnet import __version__
 from procnet.engine import (Machine, MachineConfig, NetDeviceConfig, TaskConfig, TrafficConfig,
                             UdpRRConfig)
+from procnet.engine.config import spread_irqs
 from procnet.engine.stats import DROP_REASONS
 from procnet.experiments.report import variant_metrics
 
@@ -139,7 +140,7 @@ def run_template(t: dict, mode: str, seed: int) -> dict:
     ncpu = t["cpus"]
     devices = [NetDeviceConfig(d["name"], rx_queues=d["rxqueues"],
                                irq_cpus=tuple(d["irq"]) if d["irq"] is not None
-                               else tuple(i % ncpu for i in range(d["rxqueues"])),
+                               else spread_irqs(d["rxqueues"], ncpu),
                                driver=d["driver"], ring_size=d["ring"],
                                napi_weight=d["napi_weight"], rx_usecs=d["rx_usecs"])
                for d in t["devices"]]
