@@ -9,11 +9,13 @@ when virtual time moves:
   * "manual": time moves only through `advance()` (procnet/clock/advance).
 
 Every access to engine state takes `lock`; file operations take it through `access()`, which
-puts them ahead of the clock thread: after each slice the clock thread waits (a few ms at most)
-until every file operation that queued up meanwhile has had its turn. Without that hand-off
-Python's lock is unfair and a busy clock thread re-took it before a waiting reader woke up
-(measured: 110 reads/s, p99 66 ms; with it see docs/architecture.md). So a read or a control
-write waits for at most about one slice.
+puts them ahead of the clock thread: the engine asks every 32 events whether a file operation
+is waiting (`should_yield`, like cond_resched()) and ends its slice early if so; after each
+slice the clock thread waits (a few ms at most) until every file operation that queued up
+meanwhile has had its turn. Without that hand-off Python's lock is unfair and a busy clock
+thread re-took it before a waiting reader woke up (measured: 110 reads/s, p99 66 ms; with it
+see docs/architecture.md). So a read or a control write waits for about 32 events, plus the
+GIL's switch interval (lifecycle.SWITCH_INTERVAL_S), not for a whole slice.
 
 The backlog_threaded write path additionally holds `backlog_threaded_mutex` around "parse,
 then switch", as backlog_threaded_sysctl() does.
@@ -78,6 +80,10 @@ class Runtime:
         finally:
             self.lock.release()
 
+    def _file_op_waiting(self) -> bool:
+        """Asked by the engine every few dozen events: a file operation wants the lock."""
+        return self._waiting > 0
+
     def _hand_off(self) -> None:
         """Called by the clock thread between slices, without the lock: let every file
         operation that is waiting for the lock take it first (bounded by HANDOFF_MAX_S)."""
@@ -118,7 +124,8 @@ class Runtime:
             end = self.machine.now_ns + duration_ns
         while True:
             with self.lock:
-                if self.machine.run_until(end, max_events=SLICE_EVENTS):
+                if self.machine.run_until(end, max_events=SLICE_EVENTS,
+                                          should_yield=self._file_op_waiting):
                     if self.clock_mode == "realtime":
                         self._anchor()
                     return
@@ -162,12 +169,13 @@ class Runtime:
                 target = self._virt0 + int((time.monotonic() - self._wall0) * self.speed
                                            * NSEC_PER_SEC)
                 m = self.machine
-                t0 = time.perf_counter()
-                caught_up = target <= m.now_ns or m.run_until(target,
-                                                              max_events=self.slice_events)
+                t0, ran0 = time.perf_counter(), m.eq.events_run
+                caught_up = target <= m.now_ns or m.run_until(
+                    target, max_events=self.slice_events, should_yield=self._file_op_waiting)
                 took = time.perf_counter() - t0
+                full_slice = m.eq.events_run - ran0 >= self.slice_events
                 self.lag_ns = max(0, target - m.now_ns)
-            if not caught_up:
+            if full_slice and not caught_up:     # a slice cut short for a file op says nothing
                 self._adapt_slice(took)
             self._hand_off()
             if caught_up:

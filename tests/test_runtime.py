@@ -57,6 +57,39 @@ def test_file_operations_get_the_lock_while_the_engine_is_saturated():
     assert SLICE_EVENTS_MIN <= rt.slice_events <= SLICE_EVENTS_MAX
 
 
+def test_a_waiting_file_operation_cuts_the_slice_short():
+    """The engine asks should_yield every 32 events (EventQueue.run_until): a file operation
+    waits for those, not for a whole slice (SLICE_EVENTS_MAX events here)."""
+    rt = busy_runtime()
+    rt.slice_events = SLICE_EVENTS_MAX
+    rt._adapt_slice = lambda took_s: None          # keep the long slices
+    cut = []
+    real = rt._file_op_waiting
+    rt._file_op_waiting = lambda: real() and not cut.append(rt.machine.now_ns)
+    with rt:
+        time.sleep(0.2)
+        for _ in range(20):
+            with rt.access():
+                pass
+            time.sleep(0.005)
+    assert len(cut) >= 20          # every access() ended the slice it arrived in
+    assert rt.machine.now_ns > cut[-1]                 # and the engine went on afterwards
+
+
+def test_yield_points_come_every_32_events():
+    from procnet.engine.events import YIELD_MASK, EventQueue
+    eq = EventQueue()
+    for t in range(1000):
+        eq.at(t, lambda: None)
+    asked = []
+    assert not eq.run_until(10_000, should_yield=lambda: asked.append(eq.events_run) or True)
+    assert eq.events_run == YIELD_MASK == 31 and len(asked) == 1
+    ran = []
+    assert not eq.run_until(10_000, should_yield=lambda: ran.append(1) or len(ran) == 3)
+    assert eq.events_run == 31 + 3 * (YIELD_MASK + 1) - 1
+    assert eq.run_until(10_000) and eq.events_run == 1000 and eq.now_ns == 10_000
+
+
 def test_an_engine_failure_stops_the_clock_and_says_so():
     rt = Runtime(clock="realtime")
     real = rt.machine.run_until

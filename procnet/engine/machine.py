@@ -18,6 +18,7 @@ Simplifications:
 from __future__ import annotations
 
 from collections import deque
+from typing import Callable
 
 from .config import (NSEC_PER_MSEC, NSEC_PER_SEC, MachineConfig,
                      TaskConfig, UdpRRConfig)
@@ -176,9 +177,11 @@ class Machine(NetCore):
             raise ValueError(f"duration must be >= 0 (got {duration_ns})")
         self.run_until(self.eq.now_ns + duration_ns)
 
-    def run_until(self, end_ns: int, max_events: int | None = None) -> bool:
-        """Run events up to `end_ns`; with `max_events` may stop early (returns False)."""
-        done = self.eq.run_until(end_ns, max_events)
+    def run_until(self, end_ns: int, max_events: int | None = None,
+                  should_yield: Callable[[], bool] | None = None) -> bool:
+        """Run events up to `end_ns`; with `max_events` or `should_yield` may stop early
+        (returns False; see EventQueue.run_until)."""
+        done = self.eq.run_until(end_ns, max_events, should_yield)
         if done:
             self._fill_all_rings()
         self.sync_accounting()
