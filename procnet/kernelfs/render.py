@@ -157,13 +157,11 @@ def softnet_seq_show(m) -> str:
     #     sd->received_rps, flow_limit_count,
     #     input_qlen + process_qlen, (int)seq->index,
     #     input_qlen, process_qlen);
-    out = []
-    for c in m.cpus:
-        if c.online:
-            row = m.softnet[c.id].softnet_stat_row()
-            out.append(" ".join("%08x" % (v & U32) for v in row))
-            out.append("\n")
-    return "".join(out)
+    return "".join(_SOFTNET_ROW % tuple([v & U32 for v in m.softnet[c.id].softnet_stat_row()])
+                   for c in m.cpus if c.online)
+
+
+_SOFTNET_ROW = "%08x " * 14 + "%08x\n"
 
 
 # ------------------------------------------------------------------ interrupt bookkeeping

@@ -40,11 +40,27 @@ def _split(path: str) -> list[str]:
     return [p for p in path.strip("/").split("/") if p]
 
 
+def _index(comp: str, prefix: str) -> int | None:
+    """'rx-3' -> 3 for prefix 'rx-'; None unless comp is the prefix and a canonical number."""
+    digits = comp[len(prefix):]
+    if not comp.startswith(prefix) or not digits.isdigit() or str(int(digits)) != digits:
+        return None
+    return int(digits)
+
+
 class KernelFS:
     def __init__(self, runtime, table: list[Entry] | None = None) -> None:
         self.rt = runtime
         self.table = TABLE if table is None else table
         self._patterns = [(_split(e.path), e) for e in self.table]
+        # lookup() only tries the patterns that can match a path's first component.
+        self._by_first: dict[str, list] = {}
+        for pattern, entry in self._patterns:
+            self._by_first.setdefault(pattern[0], []).append((pattern, entry))
+        wild = [pe for pe in self._patterns if pe[0][0].startswith("<")]
+        for key in self._by_first:
+            self._by_first[key] += [pe for pe in wild if pe[0][0] != key]
+        self._wild_first = wild
         self._log_window = float("-inf")   # ratelimit of control-file error messages
         self._log_count = 0
         self._log_missed = 0
@@ -63,18 +79,34 @@ class KernelFS:
             return [(f"cpu{c.id}", _bind(ctx, cpu=c)) for c in m.cpus]
         return [(key, ctx)]
 
+    def _bind_one(self, comp: str, key: str, ctx: Ctx) -> Ctx | None:
+        """The one candidate named `comp` (what _candidates would list under that name), found
+        directly: a lookup must not build a context for every task or CPU."""
+        m = self.rt.machine
+        if key == "<pid>":
+            t = m.tasks.get(int(comp)) if _index(comp, "") is not None else None
+            return _bind(ctx, task=t) if t is not None else None     # the dead are released
+        if key == "<dev>":
+            d = m.netdevs.get(comp)
+            return _bind(ctx, dev=d) if d is not None else None
+        if key == "<rxq>":
+            n = _index(comp, "rx-")
+            return _bind(ctx, rxq=ctx.dev.rxqs[n]) if n is not None and n < len(ctx.dev.rxqs) \
+                else None
+        if key == "<cpu>":
+            n = _index(comp, "cpu")
+            return _bind(ctx, cpu=m.cpus[n]) if n is not None and n < len(m.cpus) else None
+        return ctx if comp == key else None
+
     def _match(self, parts: list[str], pattern: list[str], ctx: Ctx) -> Ctx | None:
         """Bind `parts` (a prefix of a path) against `pattern`; None if it does not match."""
-        for i, comp in enumerate(parts):
-            if i >= len(pattern):
-                return None
-            key = pattern[i]
-            if key.startswith("<"):
-                bound = next((c for name, c in self._candidates(comp, key, ctx) if name == comp),
-                             None)
-                if bound is None:
+        if len(parts) > len(pattern):
+            return None
+        for comp, key in zip(parts, pattern):
+            if key[0] == "<":
+                ctx = self._bind_one(comp, key, ctx)
+                if ctx is None:
                     return None
-                ctx = bound
             elif key != comp:
                 return None
         return ctx
@@ -83,8 +115,10 @@ class KernelFS:
         """(entry, ctx, is_dir) for a path; (None, None, False) if it does not exist."""
         parts = _split(path)
         is_dir = not parts
-        for pattern, entry in self._patterns:
-            ctx = self._match(parts, pattern, Ctx(self.rt))
+        root = Ctx(self.rt)
+        patterns = self._by_first.get(parts[0], self._wild_first) if parts else self._patterns
+        for pattern, entry in patterns:
+            ctx = self._match(parts, pattern, root)
             if ctx is None:
                 continue
             if len(parts) == len(pattern):
