@@ -19,7 +19,9 @@ class LatencyHistogram:
     the list grows or a percentile is asked for."""
 
     __slots__ = ("counts", "_total", "_sum_ns", "_max_ns", "raw")
-    FLUSH_AT = 1 << 16
+    # 8192 values fold in ~0.23 ms (65536 took ~1.8 ms, one event long enough to hold up a
+    # file operation on a running mount); the cost per value is the same.
+    FLUSH_AT = 1 << 13
 
     def __init__(self) -> None:
         self.counts: dict[int, int] = {}
