@@ -68,13 +68,14 @@ class Runtime:
     @contextlib.contextmanager
     def access(self) -> Iterator[Machine]:
         """Hold the engine lock for one file operation, ahead of the realtime clock thread."""
-        with self._waiting_lock:
-            self._waiting += 1
-        try:
-            self.lock.acquire()
-        finally:
+        if not self.lock.acquire(blocking=False):     # the engine is running: queue up
             with self._waiting_lock:
-                self._waiting -= 1
+                self._waiting += 1
+            try:
+                self.lock.acquire()
+            finally:
+                with self._waiting_lock:
+                    self._waiting -= 1
         try:
             yield self.machine
         finally:

@@ -61,6 +61,11 @@ class KernelFS:
         for key in self._by_first:
             self._by_first[key] += [pe for pe in wild if pe[0][0] != key]
         self._wild_first = wild
+        # Paths without placeholders (the sysctls, proc/stat, ...) resolve by one dict lookup.
+        self._static: dict[str, Entry] = {}
+        for e in self.table:
+            if "<" not in e.path:
+                self._static.setdefault(e.path, e)          # the first entry wins, as below
         self._log_window = float("-inf")   # ratelimit of control-file error messages
         self._log_count = 0
         self._log_missed = 0
@@ -113,9 +118,12 @@ class KernelFS:
 
     def lookup(self, path: str) -> tuple[Entry | None, Ctx | None, bool]:
         """(entry, ctx, is_dir) for a path; (None, None, False) if it does not exist."""
+        root = Ctx(self.rt)
+        entry = self._static.get(path)
+        if entry is not None and (entry.when is None or entry.when(root)):
+            return entry, root, False
         parts = _split(path)
         is_dir = not parts
-        root = Ctx(self.rt)
         patterns = self._by_first.get(parts[0], self._wild_first) if parts else self._patterns
         for pattern, entry in patterns:
             ctx = self._match(parts, pattern, root)
