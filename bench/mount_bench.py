@@ -8,6 +8,8 @@ Cases, all in one run so their ratios compare like with like:
     running  the same machine with --clock realtime: the engine thread simulates flat out and
              never catches up (procnet/clock/lag_ns keeps growing), the worst case for readers
     host     the host kernel's own /proc/net/softnet_stat
+    floor    bench/minimal_fs.py: the smallest mfusepy filesystem, serving a softnet_stat-shaped
+             file the way procnet serves its files; what the binding itself costs here
     lxcfs    LXCFS's proc/uptime on a private LXCFS mount (Debian's lxcfs package), started on
              a temporary directory with its own pidfile and stopped afterwards; skipped with a
              note when lxcfs is not installed
@@ -43,7 +45,8 @@ R16_TRAFFIC = "add t1 dev=eth0 flows=1024 pps=10000000\n"
 FILES = ("proc/net/softnet_stat", "proc/sys/net/core/netdev_max_backlog")
 HOST_FILE = "/proc/net/softnet_stat"
 LXCFS_FILE = "proc/uptime"
-CASES = ("idle", "host", "lxcfs", "running")
+FLOOR_FILE = "softnet_stat"
+CASES = ("idle", "host", "lxcfs", "floor", "running")
 CMD_TIMEOUT_S = 60
 
 
@@ -335,6 +338,51 @@ def lxcfs_case(seconds: float, progress=print) -> dict:
     return out
 
 
+class MinimalFs:
+    """bench/minimal_fs.py on a temp dir; stopped with SIGTERM (and checked gone) on exit."""
+
+    def __enter__(self) -> "MinimalFs":
+        self.mnt = _mkdir("minimal-fuse-bench-")
+        self.proc = subprocess.Popen([sys.executable, "-m", "bench.minimal_fs", str(self.mnt)],
+                                     cwd=ROOT, env=_env(), stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 15
+        while True:
+            with contextlib.suppress(OSError):
+                if is_mounted(self.mnt) and _read(self.mnt / FLOOR_FILE):
+                    return self
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                err = self.proc.stderr.read() if self.proc.poll() is not None else ""
+                self.__exit__(None, None, None)
+                raise RuntimeError(f"bench.minimal_fs did not come up: {err.strip()[-300:]}")
+            time.sleep(0.05)
+
+    def __exit__(self, *exc) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+        if is_mounted(self.mnt):
+            subprocess.run(["umount", "-l", str(self.mnt)], capture_output=True, timeout=30)
+        with contextlib.suppress(OSError):
+            self.mnt.rmdir()
+
+
+def floor_case(seconds: float, progress=print) -> dict:
+    out = {"reads": [], "note": "bench/minimal_fs.py: mfusepy, libfuse3, one loop thread, "
+           "direct_io, a 16-row softnet_stat-shaped file rendered per open"}
+    with MinimalFs() as fs:
+        for n in (1, 4):
+            r = readers(str(fs.mnt / FLOOR_FILE), n, seconds)
+            r["file"] = FLOOR_FILE
+            out["reads"].append(r)
+            progress(f"  minimal FUSE     {FLOOR_FILE:40} {n} reader(s): {r['rate']:9.0f} reads/s")
+    return out
+
+
 def host_case(seconds: float, progress=print) -> dict:
     out = {"reads": []}
     for n in (1, 4):
@@ -361,6 +409,8 @@ def run(seconds: float, switches: int, cases=CASES, progress=print) -> dict:
             res["host"] = host_case(seconds, progress=progress)
         elif case == "lxcfs":
             res["lxcfs"] = lxcfs_case(seconds, progress=progress)
+        elif case == "floor":
+            res["floor"] = floor_case(seconds, progress=progress)
         res[case]["command"] = command(case, seconds, switches)
     return res
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from bench.engine_bench import fmt_range
 from bench.machines import MACHINES, MODES, describe
-from bench.mount_bench import FILES, HOST_FILE, LXCFS_FILE, rate
+from bench.mount_bench import FILES, FLOOR_FILE, HOST_FILE, LXCFS_FILE, rate
 
 # The goals: (key, text, target, comparison)
 TARGET_PPS = 10_000_000
@@ -230,6 +230,8 @@ def md_mount(res: dict) -> str:
         row("procnet, engine idle (manual clock)", "idle", f)
         row("procnet, R16 running flat out (realtime clock)", "running", f)
     row("host kernel procfs", "host", HOST_FILE)
+    row("minimal mfusepy filesystem (bench/minimal_fs.py): the binding's floor", "floor",
+        FLOOR_FILE)
     if lx_sk:
         lines.append(f"| `{LXCFS_FILE}` | LXCFS | skipped | skipped | - |")
     else:
@@ -256,7 +258,7 @@ def md_mount(res: dict) -> str:
                        f"{sw['extra_polls_total']} in total.")
     out.append("")
     out.append("Commands: " + ", ".join(f"`{m[c]['command']}`" for c in
-                                         ("idle", "running", "host", "lxcfs")
+                                         ("idle", "running", "host", "floor", "lxcfs")
                                          if m.get(c, {}).get("command")))
     mc = m.get("idle", m.get("running", {})).get("mount_command")
     if mc:

@@ -1,7 +1,8 @@
 """Smoke test of the benchmark harness (bench/): every engine-side part runs end to end on tiny
 virtual durations, so the harness cannot rot. No timing is asserted: performance is measured by
 `python -m bench`, never tested. The mount part needs FUSE and seconds per case; it is covered
-by running `python -m bench --quick` (docs/performance.md), not here."""
+by running `python -m bench --quick` (docs/performance.md), not here, except for its minimal
+FUSE server (the floor), which must work on a real mount."""
 from __future__ import annotations
 
 import json
@@ -128,6 +129,20 @@ def test_reader_loop_counts_reads(tmp_path):
     r = reader.loop(str(f), time.time(), 0.05)
     assert r["reads"] > 0 and r["errors"] == 0
     assert mount_bench._pct([1, 2, 3, 4], 50) == 2 and mount_bench._pct(list(range(200)), 99) == 197
+
+
+def test_minimal_fuse_floor_serves_through_a_real_mount(fuse_env):
+    """The mount section's floor (bench/minimal_fs.py) is a real FUSE server: 16 rows, a new
+    snapshot per open, and it is gone after the case."""
+    with mount_bench.MinimalFs() as fs:
+        a = mount_bench._read(fs.mnt / mount_bench.FLOOR_FILE).decode().splitlines()
+        b = mount_bench._read(fs.mnt / mount_bench.FLOOR_FILE).decode().splitlines()
+        assert len(a) == 16 and all(len(row.split()) == 15 for row in a) and a != b
+        mnt = fs.mnt
+    assert not mount_bench.is_mounted(mnt) and not mnt.exists()
+    res = mount_bench.floor_case(0.2, progress=lambda s: None)
+    assert [r["readers"] for r in res["reads"]] == [1, 4]
+    assert all(r["reads"] > 0 and r["errors"] == 0 for r in res["reads"])
 
 
 def test_memory_child_reports_rss():
