@@ -371,3 +371,38 @@ def test_not_permitted_without_access_to_dev_fuse(mount_dir):
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=TIMEOUT_S)
     assert_error(proc, EXIT_NOT_PERMITTED, "permission denied on /dev/fuse")
+
+
+# ---------------------------------------------------------------- snapshots held until RELEASE
+
+
+def test_snapshots_read_to_the_end_are_bounded_until_release(fuse_env, monkeypatch):
+    """The kernel sends RELEASE in the background: under a flood of opens it can come long
+    after close, and every handle kept its snapshot (3 GB after 600 s of 64 clients,
+    docs/reliability.md). Finished snapshots are kept up to SNAPSHOT_BUDGET only; one that was
+    dropped still answers EOF past its end and renders anew for a read before it."""
+    from types import SimpleNamespace
+
+    from procnet.fs import glue
+    from procnet.fs.selftest_tree import SelftestTree
+
+    monkeypatch.setattr(glue, "SNAPSHOT_BUDGET", 3 * BIG_LINES * 13)   # three `big` snapshots
+    ops = glue.TreeOperations(SelftestTree())
+    fis = []
+    for _ in range(10):                                   # ten opens, read to the end, no release
+        fi = SimpleNamespace(flags=os.O_RDONLY, fh=0, direct_io=0)
+        ops.open("/big", fi)
+        whole = ops.read("/big", 1 << 20, 0, fi)
+        assert ops.read("/big", 4096, len(whole), fi) == b""
+        fis.append((fi, whole))
+    kept = [fi for fi, _ in fis if ops._handles[fi.fh].snapshot is not None]
+    assert len(kept) == 3 and ops._finished_bytes == 3 * len(whole)
+    newest, newest_whole = fis[-1]
+    assert ops.read("/big", 13, 13, newest) == newest_whole[13:26]    # kept: the same state
+    oldest, oldest_whole = fis[0]
+    assert ops.read("/big", 4096, len(oldest_whole), oldest) == b""   # dropped: still EOF
+    again = ops.read("/big", 13, 0, oldest)                           # seek back: a new render
+    assert len(again) == 13 and again != oldest_whole[:13]
+    for fi, _ in fis:
+        ops.release("/big", fi)
+    assert not ops._handles and not ops._finished and ops._finished_bytes == 0
