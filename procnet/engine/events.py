@@ -39,7 +39,7 @@ class EventQueue:
 
         With `max_events`, stop early (returns False, `now_ns` at the last event run) so a caller
         can interleave other work; returns True once `end_ns` is reached. `should_yield` is
-        asked every YIELD_CHECK events (a cond_resched() point): True stops early as well.
+        asked every YIELD_MASK + 1 events (a cond_resched() point): True stops early as well.
         Where a run stops never changes what it computes, only when the caller gets control.
         """
         heap = self._heap
