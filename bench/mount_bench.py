@@ -276,6 +276,36 @@ def lxcfs_status() -> tuple[str | None, str]:
     return exe, f"lxcfs {version} (Debian package), private instance"
 
 
+def _start_server(argv: list[str], mnt: Path, probe: str, what: str, **popen) -> subprocess.Popen:
+    """Start a FUSE server on `mnt` and wait (15 s at most) until `probe` reads through it."""
+    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, **popen)
+    deadline = time.monotonic() + 15
+    while True:
+        with contextlib.suppress(OSError):
+            if is_mounted(mnt) and _read(mnt / probe):
+                return proc
+        if proc.poll() is not None or time.monotonic() > deadline:
+            _stop_server(proc, mnt)
+            raise RuntimeError(f"{what} did not come up (see its log)")
+        time.sleep(0.05)
+
+
+def _stop_server(proc: subprocess.Popen | None, mnt: Path) -> None:
+    """SIGTERM to the server we started (SIGKILL after 10 s), then make sure nothing is left
+    mounted on `mnt` and remove it."""
+    if proc is not None and proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+    if is_mounted(mnt):
+        subprocess.run(["umount", "-l", str(mnt)], capture_output=True, timeout=30)
+    with contextlib.suppress(OSError):
+        mnt.rmdir()
+
+
 class Lxcfs:
     """lxcfs -f on a temp dir with its own pidfile; stopped (SIGTERM to its pid) on exit."""
 
@@ -288,39 +318,36 @@ class Lxcfs:
         self.mnt = _mkdir("lxcfs-bench-")
         self.pidfile = self.mnt.with_name(self.mnt.name + ".pid")
         self.logf = open(self.mnt.with_name(self.mnt.name + ".log"), "w")
-        self.proc = subprocess.Popen([self.exe, "-f", "-p", str(self.pidfile), str(self.mnt)],
-                                     stdout=self.logf, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL)
-        deadline = time.monotonic() + 15
-        while True:
-            with contextlib.suppress(OSError):
-                if is_mounted(self.mnt) and _read(self.mnt / LXCFS_FILE):
-                    return self
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                self.__exit__(None, None, None)
-                raise RuntimeError("lxcfs did not come up (see its log)")
-            time.sleep(0.05)
+        try:
+            self.proc = _start_server([self.exe, "-f", "-p", str(self.pidfile), str(self.mnt)],
+                                      self.mnt, LXCFS_FILE, "lxcfs", stdout=self.logf,
+                                      stderr=subprocess.STDOUT)
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
+        return self
 
     def __exit__(self, *exc) -> None:
-        if self.proc is not None:
-            if self.proc.poll() is None:
-                self.proc.send_signal(signal.SIGTERM)
-                try:
-                    self.proc.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    self.proc.kill()
-                    self.proc.wait(timeout=10)
-            self.proc = None
-        if self.mnt is not None:
-            if is_mounted(self.mnt):
-                subprocess.run(["umount", "-l", str(self.mnt)], capture_output=True, timeout=30)
+        if self.mnt is None:
+            return
+        _stop_server(self.proc, self.mnt)
+        self.proc = None
+        for p in (self.pidfile, Path(self.logf.name)):
             with contextlib.suppress(OSError):
-                self.mnt.rmdir()
-            for p in (self.pidfile, Path(self.logf.name)):
-                with contextlib.suppress(OSError):
-                    p.unlink()
-            self.logf.close()
-            self.mnt = None
+                p.unlink()
+        self.logf.close()
+        self.mnt = None
+
+
+def _reads(label: str, path: Path, file: str, seconds: float, progress) -> list[dict]:
+    """1 and 4 readers of one file (a case's "reads" list), each line reported."""
+    out = []
+    for n in (1, 4):
+        r = readers(str(path), n, seconds)
+        r["file"] = file
+        out.append(r)
+        progress(f"  {label:16} {file:40} {n} reader(s): {r['rate']:9.0f} reads/s")
+    return out
 
 
 def lxcfs_case(seconds: float, progress=print) -> dict:
@@ -328,14 +355,9 @@ def lxcfs_case(seconds: float, progress=print) -> dict:
     if exe is None:
         progress(f"  lxcfs: skipped: {note}")
         return {"skipped": True, "note": note, "reads": []}
-    out = {"skipped": False, "note": note, "reads": []}
     with Lxcfs(exe) as lx:
-        for n in (1, 4):
-            r = readers(str(lx.mnt / LXCFS_FILE), n, seconds)
-            r["file"] = LXCFS_FILE
-            out["reads"].append(r)
-            progress(f"  lxcfs            {LXCFS_FILE:40} {n} reader(s): {r['rate']:9.0f} reads/s")
-    return out
+        reads = _reads("lxcfs", lx.mnt / LXCFS_FILE, LXCFS_FILE, seconds, progress)
+    return {"skipped": False, "note": note, "reads": reads}
 
 
 class MinimalFs:
@@ -343,54 +365,24 @@ class MinimalFs:
 
     def __enter__(self) -> "MinimalFs":
         self.mnt = _mkdir("minimal-fuse-bench-")
-        self.proc = subprocess.Popen([sys.executable, "-m", "bench.minimal_fs", str(self.mnt)],
-                                     cwd=ROOT, env=_env(), stdin=subprocess.DEVNULL,
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        deadline = time.monotonic() + 15
-        while True:
-            with contextlib.suppress(OSError):
-                if is_mounted(self.mnt) and _read(self.mnt / FLOOR_FILE):
-                    return self
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                err = self.proc.stderr.read() if self.proc.poll() is not None else ""
-                self.__exit__(None, None, None)
-                raise RuntimeError(f"bench.minimal_fs did not come up: {err.strip()[-300:]}")
-            time.sleep(0.05)
+        self.proc = _start_server([sys.executable, "-m", "bench.minimal_fs", str(self.mnt)],
+                                  self.mnt, FLOOR_FILE, "bench.minimal_fs", cwd=ROOT,
+                                  env=_env(), stdout=subprocess.DEVNULL)
+        return self
 
     def __exit__(self, *exc) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
-        if is_mounted(self.mnt):
-            subprocess.run(["umount", "-l", str(self.mnt)], capture_output=True, timeout=30)
-        with contextlib.suppress(OSError):
-            self.mnt.rmdir()
+        _stop_server(self.proc, self.mnt)
 
 
 def floor_case(seconds: float, progress=print) -> dict:
-    out = {"reads": [], "note": "bench/minimal_fs.py: mfusepy, libfuse3, one loop thread, "
-           "direct_io, a 16-row softnet_stat-shaped file rendered per open"}
     with MinimalFs() as fs:
-        for n in (1, 4):
-            r = readers(str(fs.mnt / FLOOR_FILE), n, seconds)
-            r["file"] = FLOOR_FILE
-            out["reads"].append(r)
-            progress(f"  minimal FUSE     {FLOOR_FILE:40} {n} reader(s): {r['rate']:9.0f} reads/s")
-    return out
+        reads = _reads("minimal FUSE", fs.mnt / FLOOR_FILE, FLOOR_FILE, seconds, progress)
+    return {"reads": reads, "note": "bench/minimal_fs.py: mfusepy, libfuse3, one loop thread, "
+            "direct_io, a 16-row softnet_stat-shaped file rendered per open"}
 
 
 def host_case(seconds: float, progress=print) -> dict:
-    out = {"reads": []}
-    for n in (1, 4):
-        r = readers(HOST_FILE, n, seconds)
-        r["file"] = HOST_FILE
-        out["reads"].append(r)
-        progress(f"  host             {HOST_FILE:40} {n} reader(s): {r['rate']:9.0f} reads/s")
-    return out
+    return {"reads": _reads("host", Path(HOST_FILE), HOST_FILE, seconds, progress)}
 
 
 def command(case: str, seconds: float, switches: int) -> str:
