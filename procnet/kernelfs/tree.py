@@ -53,14 +53,12 @@ class KernelFS:
         self.rt = runtime
         self.table = TABLE if table is None else table
         self._patterns = [(_split(e.path), e) for e in self.table]
-        # lookup() only tries the patterns that can match a path's first component.
-        self._by_first: dict[str, list] = {}
-        for pattern, entry in self._patterns:
-            self._by_first.setdefault(pattern[0], []).append((pattern, entry))
-        wild = [pe for pe in self._patterns if pe[0][0].startswith("<")]
-        for key in self._by_first:
-            self._by_first[key] += [pe for pe in wild if pe[0][0] != key]
-        self._wild_first = wild
+        # lookup() only tries the patterns that can match a path's first component, in table
+        # order (the first match wins).
+        self._wild_first = [(p, e) for p, e in self._patterns if p[0].startswith("<")]
+        self._by_first = {first: [(p, e) for p, e in self._patterns
+                                  if p[0] == first or p[0].startswith("<")]
+                          for first in {p[0] for p, _ in self._patterns}}
         # Paths without placeholders (the sysctls, proc/stat, ...) resolve by one dict lookup.
         self._static: dict[str, Entry] = {}
         for e in self.table:
