@@ -19,6 +19,11 @@ GIL's switch interval (lifecycle.SWITCH_INTERVAL_S), not for a whole slice.
 
 The backlog_threaded write path additionally holds `backlog_threaded_mutex` around "parse,
 then switch", as backlog_threaded_sysctl() does.
+
+`generation` counts the times engine state may have changed: every engine slice, every
+`advance()` step, every clock setting and every mutating `access()` bumps it before the lock
+is released. Equal generations therefore mean the same state, which lets the file tree reuse
+a render without waiting for the engine (KernelFS, docs/architecture.md §3).
 """
 from __future__ import annotations
 
@@ -38,6 +43,7 @@ SLICE_EVENTS = 2_000         # engine events per lock hold in advance() (manual 
 SLICE_TARGET_S = 0.002       # realtime: wall time per lock hold the event count adapts to
 SLICE_EVENTS_MIN, SLICE_EVENTS_MAX = 16, 20_000
 HANDOFF_MAX_S = 0.02         # how long the clock thread waits for queued file operations
+HANDOFF_BUSY_S = 0.0002      # ... and for a stream of file operations that need no lock
 HANDOFF_POLL_S = 0.0001
 IDLE_SLEEP_S = 0.001
 
@@ -54,20 +60,24 @@ class Runtime:
         self.backlog_threaded_mutex = threading.Lock()
         self.stop_requested = lambda: False   # set by the FUSE glue: the mount is stopping
         self._waiting = 0                 # file operations queued for `lock`
+        self._file_ops = 0                # file operations so far (note_file_op)
+        self._file_ops_seen = 0           # ... when the clock thread last handed off
         self._waiting_lock = threading.Lock()
         self.slice_events = SLICE_EVENTS  # realtime slice size, adapted to SLICE_TARGET_S
         self.clock_mode = clock
         self.speed = float(speed)
         self.boot_wall = time.time()
         self.lag_ns = 0                   # how far realtime mode is behind its target
+        self.generation = 0               # bumped under the lock after any state change
         self._anchor()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     # ------------------------------------------------------------------ access
     @contextlib.contextmanager
-    def access(self) -> Iterator[Machine]:
-        """Hold the engine lock for one file operation, ahead of the realtime clock thread."""
+    def access(self, mutates: bool = True) -> Iterator[Machine]:
+        """Hold the engine lock for one file operation, ahead of the realtime clock thread.
+        Pass mutates=False for a pure read, which leaves `generation` as it is."""
         if not self.lock.acquire(blocking=False):     # the engine is running: queue up
             with self._waiting_lock:
                 self._waiting += 1
@@ -79,20 +89,45 @@ class Runtime:
         try:
             yield self.machine
         finally:
+            if mutates:
+                self.generation += 1
             self.lock.release()
 
+    def state_changed(self) -> None:
+        """Say that engine state changed outside access() (a store that takes its own locks)."""
+        with self.lock:
+            self.generation += 1
+
+    def note_file_op(self) -> None:
+        """Called by the file tree for every operation, also for those answered without the
+        lock (a reused render): the clock thread then gives way as it does to a waiting one."""
+        self._file_ops += 1
+
     def _file_op_waiting(self) -> bool:
-        """Asked by the engine every few dozen events: a file operation wants the lock."""
-        return self._waiting > 0
+        """Asked by the engine every few dozen events: a file operation wants the lock, or
+        file operations ran since the last hand-off."""
+        return self._waiting > 0 or self._file_ops != self._file_ops_seen
 
     def _hand_off(self) -> None:
         """Called by the clock thread between slices, without the lock: let every file
-        operation that is waiting for the lock take it first (bounded by HANDOFF_MAX_S)."""
-        if not self._waiting:
-            return
-        deadline = time.monotonic() + HANDOFF_MAX_S
-        while self._waiting and time.monotonic() < deadline:
+        operation that is waiting for the lock take it first (bounded by HANDOFF_MAX_S), then
+        sleep while more file operations keep coming (bounded by HANDOFF_BUSY_S).
+
+        Sleeping is what gives way: a file operation served from a reused render takes no
+        lock, but each FUSE request must still win the GIL from a busy engine thread, which
+        costs it a switch interval and two cross-CPU wake-ups. HANDOFF_BUSY_S is a measured
+        compromise (docs/architecture.md §3): 4 readers of a running R16 got 11 k reads/s
+        without this sleep, 25 k with 0.2 ms and 30-55 k with 0.5-1 ms, but from 0.5 ms on
+        the backlog_threaded switch p99 rose from 2 to 4-8 ms."""
+        if self._waiting:
+            deadline = time.monotonic() + HANDOFF_MAX_S
+            while self._waiting and time.monotonic() < deadline:
+                time.sleep(HANDOFF_POLL_S)
+        deadline = time.monotonic() + HANDOFF_BUSY_S
+        while self._file_ops != self._file_ops_seen and time.monotonic() < deadline:
+            self._file_ops_seen = self._file_ops
             time.sleep(HANDOFF_POLL_S)
+        self._file_ops_seen = self._file_ops
 
     # ------------------------------------------------------------------ clock
     def _anchor(self) -> None:
@@ -105,6 +140,7 @@ class Runtime:
         with self.lock:
             self.clock_mode = mode
             self._anchor()
+            self.generation += 1
 
     def set_speed(self, speed: float) -> None:
         if not speed > 0 or speed > 1e6:
@@ -112,6 +148,7 @@ class Runtime:
         with self.lock:
             self.speed = float(speed)
             self._anchor()
+            self.generation += 1
 
     def advance(self, duration_ns: int) -> None:
         """Simulate `duration_ns` of virtual time, returning when it is done.
@@ -125,8 +162,10 @@ class Runtime:
             end = self.machine.now_ns + duration_ns
         while True:
             with self.lock:
-                if self.machine.run_until(end, max_events=SLICE_EVENTS,
-                                          should_yield=self._file_op_waiting):
+                done = self.machine.run_until(end, max_events=SLICE_EVENTS,
+                                              should_yield=self._file_op_waiting)
+                self.generation += 1
+                if done:
                     if self.clock_mode == "realtime":
                         self._anchor()
                     return
@@ -158,6 +197,7 @@ class Runtime:
                     self.clock_mode = "manual"
                     self.machine.log(f"procnet: the engine failed ({type(e).__name__}: {e}); "
                                      "clock/mode is now manual; see the daemon log")
+                    self.generation += 1
 
     def _clock_loop(self) -> None:
         while not self._stop.is_set():
@@ -170,12 +210,14 @@ class Runtime:
                 target = self._virt0 + int((time.monotonic() - self._wall0) * self.speed
                                            * NSEC_PER_SEC)
                 m = self.machine
-                t0, ran0 = time.perf_counter(), m.eq.events_run
+                t0, ran0, now0, lag0 = time.perf_counter(), m.eq.events_run, m.now_ns, self.lag_ns
                 caught_up = target <= m.now_ns or m.run_until(
                     target, max_events=self.slice_events, should_yield=self._file_op_waiting)
                 took = time.perf_counter() - t0
                 full_slice = m.eq.events_run - ran0 >= self.slice_events
                 self.lag_ns = max(0, target - m.now_ns)
+                if (m.eq.events_run, m.now_ns, self.lag_ns) != (ran0, now0, lag0):
+                    self.generation += 1
             if full_slice and not caught_up:     # a slice cut short for a file op says nothing
                 self._adapt_slice(took)
             self._hand_off()

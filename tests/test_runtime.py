@@ -60,12 +60,7 @@ def test_file_operations_get_the_lock_while_the_engine_is_saturated():
 def test_a_waiting_file_operation_cuts_the_slice_short():
     """The engine asks should_yield every 32 events (EventQueue.run_until): a file operation
     waits for those, not for a whole slice (SLICE_EVENTS_MAX events here)."""
-    rt = busy_runtime()
-    rt.slice_events = SLICE_EVENTS_MAX
-    rt._adapt_slice = lambda took_s: None          # keep the long slices
-    cut = []
-    real = rt._file_op_waiting
-    rt._file_op_waiting = lambda: real() and not cut.append(rt.machine.now_ns)
+    rt, cut = slice_cutting_runtime()
     with rt:
         time.sleep(0.2)
         for _ in range(20):
@@ -74,6 +69,17 @@ def test_a_waiting_file_operation_cuts_the_slice_short():
             time.sleep(0.005)
     assert len(cut) >= 20          # every access() ended the slice it arrived in
     assert rt.machine.now_ns > cut[-1]                 # and the engine went on afterwards
+
+
+def slice_cutting_runtime() -> tuple[Runtime, list[int]]:
+    """A saturated runtime with long slices that records the virtual time of every cut."""
+    rt = busy_runtime()
+    rt.slice_events = SLICE_EVENTS_MAX
+    rt._adapt_slice = lambda took_s: None          # keep the long slices
+    cut: list[int] = []
+    real = rt._file_op_waiting
+    rt._file_op_waiting = lambda: real() and not cut.append(rt.machine.now_ns)
+    return rt, cut
 
 
 def test_yield_points_come_every_32_events():
@@ -125,3 +131,57 @@ def test_backlog_threaded_mutex_then_lock_is_the_only_order():
     t.start()
     t.join(5)
     assert done.is_set()
+
+
+# ---------------------------------------------------------------------- generation and renders
+def test_generation_moves_with_every_change_and_only_then():
+    rt = Runtime(clock="manual")
+    g = rt.generation
+    with rt.access(mutates=False):
+        pass
+    assert rt.generation == g                       # a pure read changes nothing
+    with rt.access():
+        pass
+    assert rt.generation > g                        # a write may have changed anything
+    for change in (lambda: rt.advance(1000), lambda: rt.set_clock_mode("manual"),
+                   lambda: rt.set_speed(2.0), rt.state_changed):
+        g = rt.generation
+        change()
+        assert rt.generation > g
+
+
+def test_the_clock_thread_moves_generation_only_when_time_moves():
+    rt = Runtime(clock="manual")
+    with rt:
+        time.sleep(0.05)                            # manual: the thread idles
+        g = rt.generation
+        time.sleep(0.05)
+        assert rt.generation == g
+        rt.set_clock_mode("realtime")
+        g = rt.generation
+        time.sleep(0.05)
+        assert rt.generation > g                    # virtual time follows wall time
+
+
+def test_file_operations_without_the_lock_still_make_the_clock_thread_give_way():
+    """A reader served from a reused render never queues for the lock; note_file_op() is
+    what ends the engine's slice at the next yield point, and the hand-off forgets it."""
+    rt = Runtime(clock="manual")
+    assert not rt._file_op_waiting()
+    rt.note_file_op()
+    assert rt._file_op_waiting()
+    t0 = time.perf_counter()
+    rt._hand_off()
+    assert time.perf_counter() - t0 < 0.1
+    assert not rt._file_op_waiting()
+
+
+def test_a_stream_of_lock_free_reads_cuts_slices_and_the_engine_goes_on():
+    rt, cut = slice_cutting_runtime()
+    with rt:
+        time.sleep(0.2)
+        for _ in range(20):
+            rt.note_file_op()
+            time.sleep(0.005)
+    assert len(cut) >= 20
+    assert rt.machine.now_ns > cut[-1]

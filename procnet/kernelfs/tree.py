@@ -3,6 +3,12 @@
 Every operation resolves a path against `TABLE`, binds placeholders to live objects, and runs
 the entry's show/store under the runtime's lock (one read = one consistent snapshot; one write
 is applied between two engine events). Tests, notebooks and the FUSE glue all use this class.
+
+Renders are reused while the runtime's `generation` is unchanged, i.e. while no engine slice,
+advance step or write has happened since: an idle machine is rendered once, not per read, and
+a reader of a running machine sees the state at the last slice boundary (at most one slice,
+about 2 ms of wall time, old) without stopping the engine for it. A write bumps the
+generation before it returns, so a read after a write always sees it.
 """
 from __future__ import annotations
 
@@ -20,6 +26,10 @@ log = logging.getLogger("procnet")
 LOG_INTERVAL_S = 5.0
 LOG_BURST = 100
 LOG_MAX_CHARS = 240
+
+# Reused renders: how many, and the largest one kept (bigger renders are made per read).
+RENDER_CACHE_ENTRIES = 256
+RENDER_CACHE_MAX_BYTES = 64 << 10
 
 
 @dataclass(frozen=True)
@@ -64,6 +74,7 @@ class KernelFS:
         for e in self.table:
             if "<" not in e.path:
                 self._static.setdefault(e.path, e)          # the first entry wins, as below
+        self._renders: dict[tuple, tuple[int, object]] = {}   # key -> (generation, result)
         self._log_window = float("-inf")   # ratelimit of control-file error messages
         self._log_count = 0
         self._log_missed = 0
@@ -134,10 +145,35 @@ class KernelFS:
                 is_dir = True
         return None, None, is_dir
 
+    def _reuse(self, key: tuple, make):
+        """make() under the lock, or its result from an earlier call at the same generation.
+
+        The check needs no lock: the generation only moves under the lock, after a change, so
+        an equal one means the result still holds (see the module docstring)."""
+        rt = self.rt
+        rt.note_file_op()
+        hit = self._renders.get(key)
+        if hit is not None and hit[0] == rt.generation:
+            return hit[1]
+        with rt.access(mutates=False):
+            generation = rt.generation
+            result = make()
+        if len(self._renders) >= RENDER_CACHE_ENTRIES:
+            self._renders.clear()          # bounded: start over rather than track recency
+        if not isinstance(result, bytes) or len(result) <= RENDER_CACHE_MAX_BYTES:
+            self._renders[key] = (generation, result)
+        return result
+
     # ------------------------------------------------------------------ Tree protocol
     def stat(self, path: str) -> Node | None:
-        with self.rt.access():
-            entry, _, is_dir = self.lookup(path)
+        entry = self._static.get(path)
+        if entry is not None and entry.when is None:     # fixed for the life of the mount
+            self.rt.note_file_op()
+            return Node(False, entry.mode, per_read=entry.read_call is not None)
+        return self._reuse(("stat", path), lambda: self._stat(path))
+
+    def _stat(self, path: str) -> Node | None:
+        entry, _, is_dir = self.lookup(path)
         if entry is not None:
             return Node(False, entry.mode, per_read=entry.read_call is not None)
         return DIR if is_dir else None
@@ -145,7 +181,7 @@ class KernelFS:
     def listdir(self, path: str) -> list[str]:
         parts = _split(path)
         names: dict[str, None] = {}
-        with self.rt.access():
+        with self.rt.access(mutates=False):
             for pattern, entry in self._patterns:
                 if len(pattern) <= len(parts):
                     continue
@@ -163,13 +199,15 @@ class KernelFS:
         return list(names)
 
     def read(self, path: str) -> bytes:
-        with self.rt.access():
-            entry, ctx, is_dir = self.lookup(path)
-            if entry is None:
-                raise OSError(errno.EISDIR if is_dir else errno.ENOENT, path)
-            if entry.show is None:
-                raise OSError(errno.EACCES, f"{path} is write-only")
-            return entry.show(ctx).encode()
+        return self._reuse(("read", path), lambda: self._read(path))
+
+    def _read(self, path: str) -> bytes:
+        entry, ctx, is_dir = self.lookup(path)
+        if entry is None:
+            raise OSError(errno.EISDIR if is_dir else errno.ENOENT, path)
+        if entry.show is None:
+            raise OSError(errno.EACCES, f"{path} is write-only")
+        return entry.show(ctx).encode()
 
     def set_stop_check(self, stop_requested) -> None:
         """The FUSE glue's "is the mount stopping?" check; Runtime.advance polls it."""
@@ -177,13 +215,16 @@ class KernelFS:
 
     def read_at(self, path: str, offset: int, size: int) -> bytes:
         """One read() call on a per-read file (stat().per_read): what proc_sys_read returns."""
-        with self.rt.access():
-            entry, ctx, is_dir = self.lookup(path)
-            if entry is None:
-                raise OSError(errno.EISDIR if is_dir else errno.ENOENT, path)
-            if entry.read_call is None:
-                return entry.show(ctx).encode()[offset:offset + size]
-            return entry.read_call(ctx, offset, size)
+        return self._reuse(("read_at", path, offset, size),
+                           lambda: self._read_at(path, offset, size))
+
+    def _read_at(self, path: str, offset: int, size: int) -> bytes:
+        entry, ctx, is_dir = self.lookup(path)
+        if entry is None:
+            raise OSError(errno.EISDIR if is_dir else errno.ENOENT, path)
+        if entry.read_call is None:
+            return entry.show(ctx).encode()[offset:offset + size]
+        return entry.read_call(ctx, offset, size)
 
     def write(self, path: str, data: bytes, offset: int) -> int:
         entry, ctx, is_dir = self._lookup_locked(path)
@@ -193,7 +234,10 @@ class KernelFS:
             raise OSError(errno.EIO, f"{path} is read-only")
         try:
             if entry.own_lock:
-                return entry.store(ctx, data, offset)
+                try:
+                    return entry.store(ctx, data, offset)
+                finally:
+                    self.rt.state_changed()     # whatever locks the store took
             with self.rt.access():
                 return entry.store(ctx, data, offset)
         except OSError as e:
@@ -227,7 +271,7 @@ class KernelFS:
             self.rt.machine.log(msg)
 
     def _lookup_locked(self, path: str):
-        with self.rt.access():
+        with self.rt.access(mutates=False):
             return self.lookup(path)
 
 
