@@ -15,13 +15,19 @@ Cases, all in one run so their ratios compare like with like:
              note when lxcfs is not installed
 
 For each case and file, 1 and 4 reader processes (`bench.reader`) each loop os.open/os.read/
-os.close for SECONDS; the figure is the total reads per second of all readers.
+os.close for SECONDS; the figure is the total reads per second of all readers. With --rounds N
+every case is measured N times, the cases taking turns (idle, host, lxcfs, floor, running,
+then again), and each rate is the median of its N rounds: on a shared 2-CPU host a single
+2-second window of LXCFS moved between 28 k and 51 k reads/s from one run to the next. Ratios
+(procnet vs LXCFS) are taken round by round, then their median (bench/report.py).
 
 The switch latency (running case): N times, write 0 to backlog_threaded and wait until
 procnet/stats.json says "mode": "stock"; then time from just before writing 1 to the first read
 of stats.json whose "mode" is "backlog_threaded". p50, p99 and max over N.
 
-    python -m bench.mount_bench --seconds 2 --switches 200
+The switch latency is measured in the last round only.
+
+    python -m bench.mount_bench --seconds 1.5 --rounds 3 --switches 200
     python -m bench.mount_bench --case lxcfs --seconds 2
 """
 from __future__ import annotations
@@ -32,6 +38,7 @@ import json
 import os
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -385,32 +392,71 @@ def host_case(seconds: float, progress=print) -> dict:
     return {"reads": _reads("host", Path(HOST_FILE), HOST_FILE, seconds, progress)}
 
 
-def command(case: str, seconds: float, switches: int) -> str:
+def command(case: str, seconds: float, switches: int, rounds: int = 1) -> str:
     extra = f" --switches {switches}" if case == "running" else ""
+    extra += f" --rounds {rounds}" if rounds > 1 else ""
     return f"python -m bench.mount_bench --case {case} --seconds {seconds:g}{extra}"
 
 
-def run(seconds: float, switches: int, cases=CASES, progress=print) -> dict:
-    res: dict = {"seconds": seconds, "switches": switches}
-    for case in cases:
-        if case == "idle":
-            res["idle"] = procnet_case("manual", seconds, progress=progress)
-        elif case == "running":
-            res["running"] = procnet_case("realtime", seconds, switches, progress=progress)
-        elif case == "host":
-            res["host"] = host_case(seconds, progress=progress)
-        elif case == "lxcfs":
-            res["lxcfs"] = lxcfs_case(seconds, progress=progress)
-        elif case == "floor":
-            res["floor"] = floor_case(seconds, progress=progress)
-        res[case]["command"] = command(case, seconds, switches)
+def _case(case: str, seconds: float, switches: int, progress) -> dict:
+    if case == "idle":
+        return procnet_case("manual", seconds, progress=progress)
+    if case == "running":
+        return procnet_case("realtime", seconds, switches, progress=progress)
+    if case == "host":
+        return host_case(seconds, progress=progress)
+    if case == "lxcfs":
+        return lxcfs_case(seconds, progress=progress)
+    return floor_case(seconds, progress=progress)
+
+
+def run(seconds: float, switches: int, cases=CASES, progress=print, rounds: int = 1) -> dict:
+    """Every case `rounds` times, taking turns; each reads entry keeps the rate of every round
+    ("rates", in round order) and their median ("rate")."""
+    res: dict = {"seconds": seconds, "switches": switches, "rounds": rounds}
+    for i in range(rounds):
+        if rounds > 1:
+            progress(f"  round {i + 1} of {rounds}")
+        last = i == rounds - 1
+        for case in cases:
+            one = _case(case, seconds, switches if last else 0, progress)
+            for r in one.get("reads", []):
+                r["rates"] = [r["rate"]]
+            if case in res:                   # fold this round's rates into the first round's
+                for r, new in zip(res[case]["reads"], one["reads"]):
+                    r["rates"].append(new["rate"])
+                    r["rate"] = statistics.median(r["rates"])
+                for key, value in one.items():
+                    if key != "reads":
+                        res[case][key] = value
+            else:
+                res[case] = one
+            res[case]["command"] = command(case, seconds, switches, rounds)
     return res
 
 
 def rate(res: dict, case: str, file: str, n: int) -> float | None:
+    """The median reads/s of a case (None if not measured)."""
+    r = _entry(res, case, file, n)
+    return None if r is None else r["rate"]
+
+
+def rates(res: dict, case: str, file: str, n: int) -> list[float]:
+    """Reads/s of each round, in round order."""
+    r = _entry(res, case, file, n)
+    return [] if r is None else r.get("rates", [r["rate"]])
+
+
+def ratio(res: dict, case: str, file: str, other: str, other_file: str, n: int = 4) -> float:
+    """Median over rounds of case/other, each round's two rates taken in that round."""
+    a, b = rates(res, case, file, n), rates(res, other, other_file, n)
+    return statistics.median(x / y for x, y in zip(a, b))
+
+
+def _entry(res: dict, case: str, file: str, n: int) -> dict | None:
     for r in res.get(case, {}).get("reads", []):
         if r["file"] == file and r["readers"] == n:
-            return r["rate"]
+            return r
     return None
 
 
@@ -421,9 +467,13 @@ def main(argv: list[str] | None = None) -> int:
                     help="measure only this case (repeatable; default: all)")
     ap.add_argument("--seconds", type=float, default=2.0)
     ap.add_argument("--switches", type=int, default=200)
+    ap.add_argument("--rounds", type=int, default=1,
+                    help="measure every case this many times, taking turns (default 1)")
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args(argv)
-    res = run(a.seconds, a.switches, tuple(a.case or CASES))
+    if a.rounds < 1:
+        ap.error("--rounds must be >= 1")
+    res = run(a.seconds, a.switches, tuple(a.case or CASES), rounds=a.rounds)
     if a.json:
         print(json.dumps(res, indent=1))
     return 0

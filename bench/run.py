@@ -51,7 +51,7 @@ FULL = {
     "engine_ms": {"R4": 50, "R16": 20, "R64": 20, "LO": 50}, "engine_repeats": 5,
     "baseline_ms": 50, "baseline_repeats": 5,
     "scaling_ms": {"pps": 20, "cpus": 20, "flows": 10}, "scaling_repeats": 3,
-    "mount_seconds": 2.0, "switches": 200,
+    "mount_seconds": 1.5, "mount_rounds": 3, "switches": 200,
     "memory_flows": 1_000_000, "memory_ms": 2,
     "profile_ms": 150,
 }
@@ -59,7 +59,7 @@ QUICK = {
     "engine_ms": {"R4": 10, "R16": 5, "R64": 2, "LO": 10}, "engine_repeats": 3,
     "baseline_ms": 10, "baseline_repeats": 3,
     "scaling_ms": {"pps": 5, "cpus": 5, "flows": 2}, "scaling_repeats": 1,
-    "mount_seconds": 1.0, "switches": 50,
+    "mount_seconds": 1.0, "mount_rounds": 1, "switches": 50,
     "memory_flows": 1_000_000, "memory_ms": 1,
     "profile_ms": 30,
 }
@@ -141,7 +141,8 @@ def run_scaling(cfg: dict, out_dir: Path) -> dict:
 
 
 def run_mount(cfg: dict) -> dict:
-    return mount_bench.run(cfg["mount_seconds"], cfg["switches"], progress=say)
+    return mount_bench.run(cfg["mount_seconds"], cfg["switches"], progress=say,
+                           rounds=cfg.get("mount_rounds", 1))
 
 
 def run_memory(cfg: dict) -> dict:

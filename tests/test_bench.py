@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+import statistics
 import subprocess
 import sys
 from pathlib import Path
@@ -152,3 +153,14 @@ def test_memory_child_reports_rss():
     assert r.returncode == 0, r.stderr
     d = json.loads(r.stdout.strip().splitlines()[-1])
     assert d["flows"] == 5000 and d["rss_peak_mib"] >= d["rss_import_mib"] > 0
+
+
+def test_mount_rounds_keep_every_rate_and_ratios_pair_by_round():
+    res = mount_bench.run(0.05, 0, cases=("host",), progress=lambda s: None, rounds=2)
+    assert res["rounds"] == 2 and "--rounds 2" in res["host"]["command"]
+    for r in res["host"]["reads"]:
+        assert len(r["rates"]) == 2 and r["rate"] == statistics.median(r["rates"]) > 0
+    fake = {"idle": {"reads": [{"file": "f", "readers": 4, "rate": 20, "rates": [10, 30, 20]}]},
+            "lxcfs": {"reads": [{"file": "u", "readers": 4, "rate": 10, "rates": [10, 10, 40]}]}}
+    # rounds: 1.0, 3.0, 0.5 -> median 1.0 (the ratio of the medians would say 2.0)
+    assert mount_bench.ratio(fake, "idle", "f", "lxcfs", "u") == 1.0
