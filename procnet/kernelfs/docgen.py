@@ -22,6 +22,10 @@ Files of mode 0444 refuse writes (EACCES at open); non-root users cannot write a
 `procnet/*/ctl` files take one command per line (`#` starts a comment line); every line of
 one write(2) is parsed before any is applied, a line the engine refuses stops the write with
 EINVAL (the lines before it stay applied), and every error is also logged to `procnet/dmesg`.
+What a read shows: with the clock stopped (`procnet/clock/mode` manual) the current state; with
+the realtime clock running, the state at the end of the engine's last slice (at most about
+2 ms of wall time old) unless nothing was rendered since; a write is always visible to the
+reads after it (docs/architecture.md §3-4).
 
 | path | mode | kernel | what it is |
 |---|---|---|---|
