@@ -104,9 +104,14 @@ class Runtime:
         self._file_ops += 1
 
     def _file_op_waiting(self) -> bool:
-        """Asked by the engine every few dozen events: a file operation wants the lock, or
-        file operations ran since the last hand-off."""
+        """Asked by the clock thread's engine every few dozen events: a file operation wants
+        the lock, or file operations ran since the last hand-off."""
         return self._waiting > 0 or self._file_ops != self._file_ops_seen
+
+    def _file_op_queued(self) -> bool:
+        """Asked by advance()'s engine: only a file operation waiting for the lock counts
+        (advance runs on behalf of a file operation itself, and never hands off)."""
+        return self._waiting > 0
 
     def _hand_off(self) -> None:
         """Called by the clock thread between slices, without the lock: let every file
@@ -163,7 +168,7 @@ class Runtime:
         while True:
             with self.lock:
                 done = self.machine.run_until(end, max_events=SLICE_EVENTS,
-                                              should_yield=self._file_op_waiting)
+                                              should_yield=self._file_op_queued)
                 self.generation += 1
                 if done:
                     if self.clock_mode == "realtime":
