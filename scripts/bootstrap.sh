@@ -63,10 +63,24 @@ if [[ ! -x "$VENV/bin/python" ]]; then
     rm -f "$STAMP"
 fi
 
-want="$(cat "$REPO/setup.cfg" "$REPO/pyproject.toml" | sha256sum | cut -d' ' -f1)"
+want="$(cat "$REPO/setup.cfg" "$REPO/pyproject.toml" "$REPO/setup.py" | sha256sum | cut -d' ' -f1)"
 if [[ "$(cat "$STAMP" 2>/dev/null)" != "$want" ]]; then
     echo "bootstrap: pip install -e .[test,plots]"
     quietly "$VENV/bin/python" -m pip install -q --disable-pip-version-check -e "$REPO[test,plots]" \
         || die "pip install -e .[test,plots] failed"
     echo "$want" > "$STAMP"
+fi
+
+# The compiled engine (setup.py): rebuilt in place whenever its sources changed since the last
+# build, which procnet.engine itself checks (it would fall back to the plain Python files).
+engine_compiled() {
+    (cd "$REPO" && "$VENV/bin/python" -c \
+        'import sys, procnet.engine as e; sys.exit(e.ENGINE != "compiled")' 2>/dev/null)
+}
+if [[ "${PROCNET_ENGINE:-}" != python ]] && ! engine_compiled; then
+    echo "bootstrap: compiling the engine (Cython, about a minute)"
+    (cd "$REPO" && quietly "$VENV/bin/python" setup.py -q build_ext --inplace --parallel 2) \
+        || die "compiling the engine failed (PROCNET_ENGINE=python runs it uncompiled)"
+    engine_compiled || die "the engine compiled but procnet.engine does not use it: $(cd "$REPO" \
+        && "$VENV/bin/python" -c 'import procnet.engine as e; print(e.ENGINE_REASON)')"
 fi

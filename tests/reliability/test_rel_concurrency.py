@@ -21,6 +21,7 @@ Duration: 15 s in the normal suite, 600 s with PROCNET_FULL=1; PROCNET_CONCURREN
 from __future__ import annotations
 
 import errno
+import gc
 import json
 import os
 import random
@@ -47,6 +48,7 @@ class Ledger:
         self.torn: list[str] = []
         self.slowest = 0.0
         self.by_role: dict[str, int] = {}
+        self.t0 = time.monotonic()
 
     def done(self, role: str, seconds: float) -> None:
         with self.lock:
@@ -54,7 +56,45 @@ class Ledger:
             self.by_role[role] = self.by_role.get(role, 0) + 1
             self.slowest = max(self.slowest, seconds)
             if seconds > HANG_S:
-                self.errors.append(f"{role}: a call took {seconds:.1f} s")
+                start = time.monotonic() - seconds - self.t0
+                self.errors.append(f"{role}: a call took {seconds:.1f} s "
+                                   f"(from {start:.1f} s into the test)")
+
+
+class Watch:
+    """Where the time went if calls hang: the test process's own garbage-collection pauses
+    (they stop all of its threads at once) and the daemon's CPU time, sampled every 0.5 s.
+    One CI run saw every thread's call take 6.3 s at the same moment; this tells a stalled
+    client from a stalled daemon next time."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid, self.t0 = pid, time.monotonic()
+        self.gc_max_s, self._gc_start = 0.0, 0.0
+        self.samples: list[tuple[float, float]] = []     # (seconds into the test, daemon CPU s)
+
+    def _gc(self, phase: str, info: dict) -> None:
+        if phase == "start":
+            self._gc_start = time.perf_counter()
+        else:
+            self.gc_max_s = max(self.gc_max_s, time.perf_counter() - self._gc_start)
+
+    def __enter__(self) -> "Watch":
+        gc.callbacks.append(self._gc)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        gc.callbacks.remove(self._gc)
+
+    def sample(self) -> None:
+        with open(f"/proc/{self.pid}/stat") as f:
+            ticks = f.read().rsplit(")", 1)[1].split()
+        cpu_s = (int(ticks[11]) + int(ticks[12])) / os.sysconf("SC_CLK_TCK")
+        self.samples.append((round(time.monotonic() - self.t0, 1), cpu_s))
+
+    def report(self) -> str:
+        steps = [f"{t}s:+{b - a:.2f}" for (_, a), (t, b) in zip(self.samples, self.samples[1:])]
+        return (f"test-process GC pause max {self.gc_max_s:.3f} s; daemon CPU seconds gained "
+                f"per 0.5 s sample: {' '.join(steps)}")
 
     def error(self, what: str) -> None:
         with self.lock:
@@ -195,13 +235,16 @@ def test_64_readers_and_writers(fuse_env):
             t.start()
         rss_peak, threads_peak = rss0, threads0
         end = time.monotonic() + DURATION_S
-        while time.monotonic() < end:
-            time.sleep(0.5)
-            rss_peak = max(rss_peak, rss_kib(pid))
-            threads_peak = max(threads_peak, thread_count(pid))
-        stop.set()
-        for t in workers:
-            t.join(HANG_S + 5)
+        with Watch(pid) as watch:
+            watch.t0 = led.t0
+            while time.monotonic() < end:
+                time.sleep(0.5)
+                rss_peak = max(rss_peak, rss_kib(pid))
+                threads_peak = max(threads_peak, thread_count(pid))
+                watch.sample()
+            stop.set()
+            for t in workers:
+                t.join(HANG_S + 5)
         hung = [t.name for t in workers if t.is_alive()]
         rss1, threads1 = rss_kib(pid), thread_count(pid)
         s = json.loads(read(m.path, "procnet/stats.json"))
@@ -220,8 +263,9 @@ def test_64_readers_and_writers(fuse_env):
     record(SECTION, "daemon threads start/peak/end", f"{threads0}/{threads_peak}/{threads1}")
     record(SECTION, "packets offered meanwhile", s["offered"])
     record(SECTION, "unexpected daemon log lines", len(bad_log))
-    assert not hung, hung
-    assert not led.errors, led.errors[:10]
+    record(SECTION, "test-process GC pause max (s)", round(watch.gc_max_s, 3))
+    assert not hung, (hung, watch.report())
+    assert not led.errors, (led.errors[:10], watch.report())
     assert not led.torn, led.torn[:5]
     assert led.slowest < HANG_S
     assert rss_peak - rss0 < RSS_BOUND_KIB, (rss0, rss_peak)

@@ -1,0 +1,46 @@
+"""Build the compiled engine: Cython compiles procnet/engine's modules as they are.
+
+The engine is written once, in plain Python (`procnet/engine/*.py`). Each hot module has a
+`.pxd` beside it that gives its classes C fields and its hot functions C types (Cython's "pure
+Python mode"), so the same file runs interpreted or compiled and computes the same numbers
+either way. docs/architecture.md §6 says why and how the two are held equal.
+
+The build writes `procnet/engine/_build_hash`, the hash of the sources it compiled;
+`procnet/engine/__init__.py` uses the compiled modules only while the sources still hash to it,
+and falls back to the plain Python files otherwise (or with PROCNET_ENGINE=python).
+
+Without a C compiler or Cython, or with PROCNET_ENGINE=python at build time, nothing is
+compiled and the engine runs as plain Python (about 20x slower, docs/performance.md).
+"""
+import os
+import sys
+
+from setuptools import setup
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "procnet", "engine"))
+from _buildinfo import COMPILED_MODULES, HASH_FILE, source_hash  # noqa: E402
+
+ENGINE_DIR = os.path.join("procnet", "engine")
+
+
+def engine_extensions():
+    if os.environ.get("PROCNET_ENGINE") == "python":
+        return []
+    try:
+        from Cython.Build import cythonize
+    except ImportError:
+        print("setup.py: Cython is not installed; the engine stays plain Python", file=sys.stderr)
+        return []
+    exts = cythonize(
+        [os.path.join(ENGINE_DIR, f"{m}.py") for m in COMPILED_MODULES],
+        language_level=3,
+        # Types come from the .pxd files only; the .py annotations stay documentation.
+        compiler_directives={"annotation_typing": False, "embedsignature": True},
+        quiet=True,
+    )
+    with open(os.path.join(ENGINE_DIR, HASH_FILE), "w") as f:
+        f.write(source_hash(ENGINE_DIR) + "\n")
+    return exts
+
+
+setup(ext_modules=engine_extensions())
