@@ -18,7 +18,7 @@ import sys
 from setuptools import setup
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "procnet", "engine"))
-from _buildinfo import COMPILED_MODULES, HASH_FILE, source_hash  # noqa: E402
+from _buildinfo import COMPILED_MODULES, HASH_FILE, defs_pxd, source_hash  # noqa: E402
 
 ENGINE_DIR = os.path.join("procnet", "engine")
 
@@ -31,11 +31,16 @@ def engine_extensions():
     except ImportError:
         print("setup.py: Cython is not installed; the engine stays plain Python", file=sys.stderr)
         return []
+    with open(os.path.join(ENGINE_DIR, "defs.py")) as f:
+        pxd = defs_pxd(f.read())
+    with open(os.path.join(ENGINE_DIR, "defs.pxd"), "w") as f:
+        f.write(pxd)
     exts = cythonize(
         [os.path.join(ENGINE_DIR, f"{m}.py") for m in COMPILED_MODULES],
         language_level=3,
         # Types come from the .pxd files only; the .py annotations stay documentation.
-        compiler_directives={"annotation_typing": False, "embedsignature": True},
+        compiler_directives={"annotation_typing": False, "embedsignature": True,
+                             "infer_types": True},
         quiet=True,
     )
     with open(os.path.join(ENGINE_DIR, HASH_FILE), "w") as f:

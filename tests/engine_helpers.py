@@ -46,12 +46,12 @@ def make_flow(m: Machine, hash_: int, dev: str = "eth0") -> Flow:
 
 def inject(m: Machine, flow: Flow, target: int, this_cpu: int, n: int = 1,
            t_ns: int | None = None) -> list[bool]:
-    """Call enqueue_to_backlog(pkt, target, this_cpu) n times, counting each packet as offered
-    first (what netif_rx's callers do). Returns the accept/refuse results in order."""
+    """Call enqueue_to_backlog(t_ns, flow, target, this_cpu) n times, counting each packet as
+    offered first (what netif_rx's callers do). Returns the accept/refuse results in order."""
     out = []
     for _ in range(n):
         m.stats.offered += 1
-        out.append(m.enqueue_to_backlog((m.now_ns if t_ns is None else t_ns, flow), target,
+        out.append(m.enqueue_to_backlog(m.now_ns if t_ns is None else t_ns, flow, target,
                                         this_cpu))
     return out
 
@@ -103,26 +103,13 @@ class PollTrace:
     "irq_exit", the comm of the task hosting the softirq (ksoftirqd/N, a BH-enabling task) or the
     comm of the kthread polling a threaded NAPI.
 
-    Wraps the instance's process_backlog / napi_poll_device (what __napi_poll calls), which
-    only observes: the wrapped functions run unchanged."""
+    A probe on the machine's napi:napi_poll tracepoint (Machine.trace_napi_poll), which only
+    observes."""
 
     def __init__(self, m: Machine) -> None:
         self.m = m
         self.polls: list[tuple[int, str, int, int, str | None]] = []
-        pb, pd = m.process_backlog, m.napi_poll_device
-
-        def process_backlog(napi, quota, run_cpu, t0):
-            work, cost = pb(napi, quota, run_cpu, t0)
-            self._record(napi, work, run_cpu)
-            return work, cost
-
-        def napi_poll_device(napi, quota, cpu, t0):
-            work, cost = pd(napi, quota, cpu, t0)
-            self._record(napi, work, cpu.id)
-            return work, cost
-
-        m.process_backlog = process_backlog
-        m.napi_poll_device = napi_poll_device
+        m.trace_napi_poll = self._record
 
     def _record(self, napi, work: int, cpu: int) -> None:
         c = self.m.cpus[cpu]

@@ -11,7 +11,7 @@ import pytest
 from engine_helpers import MS, machine, tasks_named
 
 from procnet.engine.config import TrafficConfig
-from procnet.engine.softnet import NAPI_STATE_THREADED
+from procnet.engine.defs import NAPI_STATE_THREADED
 
 N = 4
 

@@ -58,3 +58,79 @@ def test_engine_computes_what_was_recorded(name):
     for key in want:     # the first differing part first: easier to read than one big diff
         assert got[key] == want[key], f"{name}: {key} differs from {sc.GOLDEN.name}"
     assert got == want
+
+
+def test_defs_pxd_has_every_constant_of_defs_py():
+    """The compiled modules take their constants from defs.pxd, which the build writes from
+    defs.py: every integer constant there must come through with its value."""
+    import re
+    from pathlib import Path
+
+    import procnet.engine.defs as defs
+    from procnet.engine._buildinfo import defs_pxd
+    pxd = {}
+    for name, expr in re.findall(r"^    ([A-Z_][A-Z0-9_]*) = (.+)$",
+                                 defs_pxd(Path(defs.__file__).read_text()), re.M):
+        pxd[name] = eval(expr, {}, dict(pxd))
+    py = {k: v for k, v in vars(defs).items() if k.isupper() and isinstance(v, int)}
+    assert pxd == py
+
+
+def test_sysctl_names_are_the_attributes():
+    from procnet.engine.dev import NetCoreSysctls
+    s = NetCoreSysctls(250)
+    assert all(isinstance(getattr(s, n), int) for n in NetCoreSysctls.NAMES)
+    if engine.ENGINE == "python":
+        assert tuple(vars(s)) == NetCoreSysctls.NAMES
+
+
+def test_costs_are_bounded():
+    """A cost beyond 1 s is refused: sums of costs stay far inside the compiled engine's int64."""
+    from procnet.engine.config import MAX_COST_NS, CostModel
+    assert CostModel(protocol_ns=MAX_COST_NS).protocol_ns == MAX_COST_NS
+    for bad in (MAX_COST_NS + 1, -1, 2**64 - 1, 1.5):
+        with pytest.raises(ValueError):
+            CostModel(protocol_ns=bad)
+    m = engine.Machine()
+    with pytest.raises(ValueError):
+        m.set_model("hardirq_ns", 2**64 - 1)
+    assert m.cost.hardirq_ns == CostModel().hardirq_ns
+
+
+def test_event_queue_orders_many_events_by_time_then_seq():
+    """More events than the compiled heap's first allocation: it grows and keeps the order."""
+    import random
+    from procnet.engine.events import EventQueue
+    eq = EventQueue()
+    rng = random.Random(5)
+    want = []
+    for i in range(3000):
+        t = rng.randrange(0, 500)
+        eq.at(t, i % 7, None, i)
+        want.append((t, i))
+    got = []
+    while len(eq):
+        kind = eq.pop()
+        got.append((eq.now_ns, eq.popped_token))
+        assert kind == eq.popped_token % 7
+    assert got == sorted(want)
+
+
+def test_latency_buckets_keep_the_top_8_bits():
+    """Compiled, values are counted in their bucket at once; plain, folded with numpy: the
+    buckets are the value with all but its 8 most significant bits cleared, either way."""
+    import random
+    from procnet.engine.stats import LatencyHistogram
+    rng = random.Random(9)
+    values = [0, 1, 255, 256, 257, 511, 512, 2**40 - 1, 2**40] + [
+        rng.randrange(0, 1 << rng.randrange(1, 48)) for _ in range(20_000)]
+    h = LatencyHistogram()
+    for v in values:
+        h.record(v)
+    want: dict[int, int] = {}
+    for v in values:
+        shift = max(v.bit_length() - 8, 0)
+        key = v >> shift << shift
+        want[key] = want.get(key, 0) + 1
+    assert h.counts == want
+    assert (h.total, h.sum_ns, h.max_ns) == (len(values), sum(values), max(values))

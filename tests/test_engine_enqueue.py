@@ -10,7 +10,7 @@ import pytest
 from engine_helpers import (BACKLOG_LEN, DROPPED, INPUT_QLEN, PROCESS_QLEN, fill_process_queue,
                             inject, machine, make_flow, row)
 
-from procnet.engine.softnet import NAPI_STATE_SCHED
+from procnet.engine.defs import NAPI_STATE_SCHED
 
 HASH = 0x12345678
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from engine_helpers import DROPPED, INPUT_QLEN, MS, PROCESSED, machine, row, task
 
 from procnet.engine.config import TrafficConfig
-from procnet.engine.softnet import NAPI_STATE_SCHED, NAPI_STATE_SCHED_THREADED
+from procnet.engine.defs import NAPI_STATE_SCHED, NAPI_STATE_SCHED_THREADED
 
 MAX = 100
 TARGETS = (2, 3)

@@ -18,7 +18,7 @@ from engine_helpers import INPUT_QLEN, MS, PROCESSED, US, eth, inject, machine, 
 
 from procnet.engine.config import TrafficConfig
 from procnet.engine.sched import PARKED, SLEEPING
-from procnet.engine.softnet import NAPI_STATE_SCHED, NAPI_STATE_THREADED
+from procnet.engine.defs import NAPI_STATE_SCHED, NAPI_STATE_THREADED
 
 DEAD = 2
 
@@ -58,17 +58,9 @@ def load_dead_cpu(m):
     return f
 
 
-def record_deliveries(m):
-    """(arrival stamp, cpu) of every delivered packet, in delivery order."""
-    out = []
-    orig = m.deliver
-
-    def deliver(pkt, run_cpu, t_done):
-        out.append((pkt[0], run_cpu))
-        orig(pkt, run_cpu, t_done)
-
-    m.deliver = deliver
-    return out
+def deliveries(m):
+    """(arrival stamp, cpu) of every packet delivered since m.delivery_trace was set to []."""
+    return [(arrival, cpu) for _, arrival, cpu in m.delivery_trace]
 
 
 @pytest.mark.parametrize("mode", ["stock", "mainline"])
@@ -76,7 +68,7 @@ def test_reinjects_dead_cpu_queues_on_the_surviving_cpu(mode):
     m = machine_for(mode)
     before = warm_up_counters(m)
     load_dead_cpu(m)
-    delivered = record_deliveries(m)
+    m.delivery_trace = []
     sd = m.softnet[DEAD]
     m.cpu_down(DEAD)
     m.check_conservation()
@@ -91,7 +83,7 @@ def test_reinjects_dead_cpu_queues_on_the_surviving_cpu(mode):
     m.run_for(2 * MS)
     m.check_conservation()
     # process_queue first (arrivals 1..5), then input_pkt_queue (101..110), all on CPU 0.
-    assert delivered == [(t, 0) for t in [1, 2, 3, 4, 5] + list(range(101, 111))]
+    assert deliveries(m) == [(t, 0) for t in [1, 2, 3, 4, 5] + list(range(101, 111))]
     assert row(m, 0)[PROCESSED] == 15 and m.stats.delivered == 20 + 15
     m.cpu_up(DEAD)
     assert [r[12] for r in m.softnet_stat()] == [0, 1, 2, 3]

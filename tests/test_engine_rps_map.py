@@ -70,7 +70,7 @@ def test_offline_target_gives_minus_one_without_fallback():
     # netif_rx: -1 means this CPU.
     f = make_flow(m, 0xC0000000)
     m.stats.offered += 1
-    m.netif_rx((0, f), m.cpus[1], rxq(m))
+    m.netif_rx(0, f, m.cpus[1], rxq(m))
     assert len(m.softnet[1].input_pkt_queue) == 1 and not m.softnet[3].input_pkt_queue
     m.check_conservation()
 
@@ -110,14 +110,7 @@ def test_napi_driver_enqueues_even_to_this_cpu_when_rps_selects_it():
     m.set_rps_cpus("eth0", 0, 0b01)
     m.add_traffic(TrafficConfig("t", flows=4, pps=50_000, pattern="constant"))
     seen = []
-    pb = m.process_backlog
-
-    def spy(napi, quota, run_cpu, t0):
-        work, cost = pb(napi, quota, run_cpu, t0)
-        seen.append((napi.name, work))
-        return work, cost
-
-    m.process_backlog = spy
+    m.trace_napi_poll = lambda napi, work, cpu: seen.append((napi.name, work))
     m.run_for(2 * MS)
     m.del_traffic("t")
     m.run_for(MS)

@@ -95,7 +95,7 @@ def irq_then_trace(m, n_pkts):
     rxq = m.netdevs["eth0"].rxqs[0]
     fill_ring(m, rxq, f, n_pkts)
     trace = PollTrace(m)
-    m.raise_irq(m.cpus[0], "nic", rxq)
+    m.raise_irq(m.cpus[0], rxq)
     return trace
 
 

@@ -7,7 +7,8 @@ exactly on stranded backlogs (docs/openwrt-freeze.md).
 import pytest
 
 from procnet.engine import MachineConfig, Machine, NSEC_PER_MSEC, TrafficConfig
-from procnet.engine.softnet import NAPI_STATE_SCHED, reciprocal_scale
+from procnet.engine.defs import NAPI_STATE_SCHED
+from procnet.engine.softnet import reciprocal_scale
 
 MS = NSEC_PER_MSEC
 

@@ -7,16 +7,18 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 
-# Modules Cython compiles (the hot path and what it calls); config.py stays interpreted.
-COMPILED_MODULES = ("events", "stats", "softnet", "sched", "traffic", "netdevice", "dev",
-                    "machine")
+# Modules Cython compiles (the hot path and what it calls); config.py stays interpreted, and
+# defs.py's constants become C enums in defs.pxd, which the build writes (defs_pxd()).
+COMPILED_MODULES = ("events", "skbuff", "stats", "sched", "softnet", "traffic", "netdevice",
+                    "cpu", "dev", "machine")
 HASH_FILE = "_build_hash"
 
 
 def source_hash(engine_dir: str) -> str:
     h = hashlib.sha256()
-    for mod in COMPILED_MODULES:
+    for mod in COMPILED_MODULES + ("defs",):
         for ext in (".py", ".pxd"):
             path = os.path.join(engine_dir, mod + ext)
             h.update(f"{mod}{ext}\0".encode())
@@ -25,3 +27,14 @@ def source_hash(engine_dir: str) -> str:
                     h.update(f.read())
             h.update(b"\0")
     return h.hexdigest()
+
+
+def defs_pxd(defs_source: str) -> str:
+    """defs.pxd for defs.py: every `NAME = value` line as a C enum constant, so the compiled
+    modules cimport the same numbers plain Python imports."""
+    lines = ["# Written by setup.py from defs.py (_buildinfo.defs_pxd); do not edit.", "",
+             "cdef enum:"]
+    for name, value in re.findall(r"^([A-Z][A-Z0-9_]*) = ([^#\n]+?)\s*(?:#.*)?$", defs_source,
+                                  re.M):
+        lines.append(f"    {name} = {value}")
+    return "\n".join(lines) + "\n"

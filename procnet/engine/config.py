@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, fields, replace
 
-NSEC_PER_USEC = 1_000
-NSEC_PER_MSEC = 1_000_000
-NSEC_PER_SEC = 1_000_000_000
+from .defs import NSEC_PER_MSEC, NSEC_PER_SEC, NSEC_PER_USEC  # noqa: F401 (re-exported)
+
+MAX_COST_NS = NSEC_PER_SEC      # one step costs at most 1 s: sums of costs stay far inside int64
 
 
 @dataclass(frozen=True)
@@ -35,6 +35,12 @@ class CostModel:
     udp_send_ns: int = 1_500           # sendmsg() of a small UDP datagram up to dev_queue_xmit
     udp_recv_ns: int = 1_000           # recvmsg() of a small UDP datagram
     spin_ns: int = 200                 # one empty napi_threaded_poll iteration (see seed-000 docs)
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            v = getattr(self, f.name)
+            if not (isinstance(v, int) and 0 <= v <= MAX_COST_NS):
+                raise ValueError(f"{f.name} must be an integer in 0..{MAX_COST_NS} ns (got {v!r})")
 
     @classmethod
     def field_names(cls) -> list[str]:

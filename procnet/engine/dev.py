@@ -22,22 +22,45 @@ Simplifications:
 """
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import fields, replace
 
-from .config import NSEC_PER_MSEC, NetDeviceConfig, TrafficConfig
-from .netdevice import (NETREG_REGISTERED, NETREG_UNREGISTERED, NETREG_UNREGISTERING,
-                        NetDevice)
+import cython
+
+from .config import CostModel, NetDeviceConfig, TrafficConfig
+from .netdevice import NETREG_UNREGISTERED, NETREG_UNREGISTERING, NetDevice
 from .sched import PARKED, RUNNING
-from .softnet import (NAPI_STATE_SCHED, NAPI_STATE_SCHED_THREADED, NAPI_STATE_THREADED,
-                      FlowLimit, SoftnetData, reciprocal_scale)
+from .skbuff import SkbQueue
+from .softnet import FlowLimit, SoftnetData, reciprocal_scale
 from .traffic import Flow, flow_hash, make_source, rss_queue
 
-SCHED_BITS = NAPI_STATE_SCHED | NAPI_STATE_SCHED_THREADED
+if not cython.compiled:     # compiled, the .pxd cimports these from defs.pxd as C constants
+    from .defs import (BODY_NAPI, CTX_TASK_BH, DONE_AFTER_POLL, DONE_NONE, EV_IPI_ARRIVE,
+                       EV_IRQ_FIRE, EV_SOCK_DELIVER, NAPI_STATE_SCHED, NAPI_STATE_SCHED_THREADED,
+                       NAPI_STATE_THREADED, NAPI_THREAD_BH, NAPI_THREAD_RAN, NAPI_THREAD_RESCHED,
+                       NAPI_THREAD_WAIT, NO_ARRIVAL, NO_CHUNK, NSEC_PER_MSEC, OP_BH_ENABLE, OP_RESCHED, OP_RUN,
+                       OP_SLEEP, OP_SPIN, SCHED_BITS, SOFTIRQ, SYSTEM)
+
 KMALLOC_MAX_SIZE = 1 << 22           # x86-64 with 4 KiB pages (order-10 allocations)
+MAX_SOFTIRQ_TIME_MS = 2              # kernel/softirq.c MAX_SOFTIRQ_TIME
+
+
+class Costs:
+    """The machine's CostModel as plain attributes, read on every packet (dev.pxd gives them C
+    types; the frozen dataclass itself is what procnet/model/* shows and replaces)."""
+
+    def __init__(self, cost: CostModel) -> None:
+        for f in fields(cost):
+            setattr(self, f.name, getattr(cost, f.name))
 
 
 class NetCoreSysctls:
     """The net.core values the receive path reads (net_hotdata and dev.c globals)."""
+
+    NAMES = ("netdev_max_backlog", "dev_weight", "dev_weight_rx_bias", "dev_weight_tx_bias",
+             "dev_rx_weight", "dev_tx_weight", "netdev_budget", "netdev_budget_usecs",
+             "flow_limit_table_len", "rps_sock_flow_entries", "rps_default_mask",
+             "netdev_tstamp_prequeue", "busy_poll", "busy_read", "gro_normal_batch",
+             "skb_defer_max")
 
     def __init__(self, hz: int) -> None:
         self.netdev_max_backlog = 1000
@@ -76,6 +99,12 @@ class NetCore:
 
     def __init__(self) -> None:
         cfg = self.cfg
+        self.cost = cfg.cost
+        self.c = Costs(cfg.cost)
+        self.hz = cfg.hz
+        self.max_softirq_jiffies = max(1, -(-MAX_SOFTIRQ_TIME_MS * cfg.hz // 1000))
+        self.preempt_rt = cfg.preempt_rt
+        self.use_backlog_threads = cfg.use_backlog_threads
         self.sysctl = NetCoreSysctls(cfg.hz)
         self.softnet = [SoftnetData(c, self.sysctl.dev_weight) for c in range(cfg.cpus)]
         self.netdevs: dict[str, NetDevice] = {}
@@ -90,9 +119,49 @@ class NetCore:
         self.stalled: dict[int, int] = {}    # cpu -> virtual time the stall was first seen
         # Model settings a script may flip at run time (procnet/model/*).
         self.felix_variant = cfg.felix_variant
+        self.felix_intended = cfg.felix_variant == "intended"
         self.backlog_local_shortcut = cfg.backlog_local_shortcut
         # Set to a list to record (flow id, arrival_ns, cpu) of every delivery, in order.
         self.delivery_trace: list | None = None
+        # Set to a function f(napi, work, cpu) called after every NAPI poll: the kernel's
+        # napi:napi_poll tracepoint (trace_napi_poll() in __napi_poll).
+        self.trace_napi_poll = None
+        # Scratch of napi_poll_device(): packets per RPS target, the targets in the order they
+        # first appear, packets processed on the polling CPU.
+        self._rps_batch = [SkbQueue() for _ in range(cfg.cpus)]
+        self._rps_order: list[int] = []
+        self._rps_inline = SkbQueue()
+
+    # ------------------------------------------------------------------ the CPU model
+    # What the receive path asks of the CPUs it runs on. Machine (machine.py) implements these;
+    # they are declared here so that the compiled engine calls them directly (dev.pxd).
+    def raise_irq(self, cpu, src) -> None:
+        raise NotImplementedError
+
+    def raise_net_rx(self, cpu) -> None:
+        raise NotImplementedError
+
+    def wake_up_process(self, t, charge: bool = True) -> bool:
+        raise NotImplementedError
+
+    def _start_chunk(self, cpu, kind: int, dur_ns: int, task, preemptible: bool,
+                     done: int = DONE_NONE) -> None:
+        raise NotImplementedError
+
+    def _cut_chunk(self, cpu) -> None:
+        raise NotImplementedError
+
+    def _kick(self, cpu, delay_ns: int = 0) -> None:
+        raise NotImplementedError
+
+    def _dispatch(self, cpu) -> None:
+        raise NotImplementedError
+
+    def _net_rx_action_done(self, cpu) -> None:
+        raise NotImplementedError
+
+    def jiffies(self, t_ns: int = -1) -> int:
+        raise NotImplementedError
 
     # ------------------------------------------------------------------ devices and traffic
     def add_netdev(self, dcfg: NetDeviceConfig) -> NetDevice:
@@ -159,31 +228,31 @@ class NetCore:
         """Re-enable the queue's interrupt: it fires rx_usecs after the next arrival."""
         rxq.irq_armed = True
         rxq.irq_token += 1
-        if rxq.ring:
-            when = self.eq.now_ns + rxq.dev.coalesce_ns()
+        if rxq.ring.qlen:
+            when = self.eq.now_ns + rxq.dev.coalesce_ns
         else:
             nxt = rxq.next_arrival_ns()
-            if nxt is None:
+            if nxt == NO_ARRIVAL:
                 return
-            when = max(nxt, self.eq.now_ns) + rxq.dev.coalesce_ns()
-        self.eq.at(when, self._irq_fire, rxq, rxq.irq_token)
+            when = max(nxt, self.eq.now_ns) + rxq.dev.coalesce_ns
+        self.eq.at(when, EV_IRQ_FIRE, rxq, rxq.irq_token)
 
     def _irq_fire(self, rxq, token: int) -> None:
         if token != rxq.irq_token or not rxq.irq_armed or not rxq.dev.running:
             return
         rxq.fill(self.eq.now_ns, self.stats)
-        if not rxq.ring:            # the stream went quiet (traffic removed): re-arm lazily
+        if not rxq.ring.qlen:       # the stream went quiet (traffic removed): re-arm lazily
             self._arm_irq(rxq)
             return
         rxq.irq_armed = False
-        self.raise_irq(self.cpus[rxq.irq_cpu], "nic", rxq)
+        self.raise_irq(self.cpus[rxq.irq_cpu], rxq)
 
     def rxq_interrupt(self, rxq, cpu) -> None:
         """The driver's hardirq handler: napi_schedule() (NAPI) or netif_rx() per packet."""
         rxq.irq_counts[cpu.id] = rxq.irq_counts.get(cpu.id, 0) + 1
         if not rxq.dev.running:
             return
-        if rxq.dev.cfg.driver == "napi":
+        if rxq.dev.napi_driver:
             napi = rxq.napi
             if not napi.state & NAPI_STATE_SCHED:
                 napi.state |= NAPI_STATE_SCHED
@@ -191,27 +260,28 @@ class NetCore:
             return
         rxq.fill(self.eq.now_ns, self.stats)
         ring = rxq.ring
-        cost = self.cost.driver_rx_ns
-        while ring:
+        cost = self.c.driver_rx_ns
+        while ring.qlen:
             self._cost_acc += cost
-            self.netif_rx(ring.popleft(), cpu, rxq)
+            t = ring.pop()
+            self.netif_rx(t, ring.popped, cpu, rxq)
         self._arm_irq(rxq)
 
     # ------------------------------------------------------------------ entry points
-    def netif_rx(self, pkt, cpu, rxq) -> None:
+    def netif_rx(self, t_ns: int, flow: Flow, cpu, rxq) -> None:
         """netif_rx_internal(): RPS may pick a CPU; -1 means this CPU."""
-        target = self.get_rps_cpu(rxq, pkt[1].hash)
+        target = self.get_rps_cpu(rxq, flow.hash)
         if target < 0:
             target = cpu.id
-        self._cost_acc += self.cost.enqueue_ns
-        self.enqueue_to_backlog(pkt, target, cpu.id)
+        self._cost_acc += self.c.enqueue_ns
+        self.enqueue_to_backlog(t_ns, flow, target, cpu.id)
 
     def loopback_xmit(self, flow: Flow, cpu) -> None:
         """loopback_xmit() -> __netif_rx() in the sender's context, BH disabled."""
         self.stats.offered += 1
-        prev, self.ctx = self.ctx, "task_bh"
+        prev, self.ctx = self.ctx, CTX_TASK_BH
         try:
-            self.netif_rx((self.eq.now_ns, flow), cpu, flow.dev.rxqs[0])
+            self.netif_rx(self.eq.now_ns, flow, cpu, flow.dev.rxqs[0])
         finally:
             self.ctx = prev
 
@@ -221,18 +291,19 @@ class NetCore:
         if m is None or hash_ == 0:
             return -1
         tcpu = m[reciprocal_scale(hash_, len(m))]
-        return tcpu if self.cpus[tcpu].online else -1
+        c = self.cpus[tcpu]
+        return tcpu if c.online else -1
 
-    def enqueue_to_backlog(self, pkt, target: int, this_cpu: int) -> bool:
+    def enqueue_to_backlog(self, t_ns: int, flow: Flow, target: int, this_cpu: int) -> bool:
         """enqueue_to_backlog(): accept while qlen <= netdev_max_backlog and the flow is under its
         limit; schedule the backlog NAPI only on the empty -> non-empty transition."""
-        flow = pkt[1]
-        if not flow.dev.running:
+        dev = flow.dev
+        if not dev.running:
             flow.dropped += 1
             self.stats.drop("device_gone")
             return False
         sd = self.softnet[target]
-        qlen = len(sd.input_pkt_queue)
+        qlen = sd.input_pkt_queue.qlen
         max_backlog = self.sysctl.netdev_max_backlog
         # int max_backlog against an unsigned qlen: a negative value means no limit.
         if (max_backlog < 0 or qlen <= max_backlog):
@@ -240,7 +311,7 @@ class NetCore:
                 if qlen == 0 and not sd.backlog.state & NAPI_STATE_SCHED:
                     sd.backlog.state |= NAPI_STATE_SCHED
                     self.napi_schedule_rps(sd, self.softnet[this_cpu])
-                sd.input_pkt_queue.append(pkt)
+                sd.input_pkt_queue.push(t_ns, flow)
                 sd.input_queue_tail += 1
                 return True
             reason = "flow_limit"
@@ -265,11 +336,11 @@ class NetCore:
     def napi_schedule_rps(self, sd: SoftnetData, mysd: SoftnetData) -> None:
         """napi_schedule_rps() in the machine's mode (see module docstring)."""
         if sd is not mysd:
-            if self.cfg.use_backlog_threads:
+            if self.use_backlog_threads:
                 self.____napi_schedule(mysd, sd.backlog)          # wakes sd's thread
                 return
             if sd.backlog.state & NAPI_STATE_THREADED:           # seed 000
-                if self.felix_variant == "intended":
+                if self.felix_intended:
                     self.____napi_schedule(mysd, sd.backlog)
                 else:
                     # As written on >= 6.0 trees: fall through to the tail, which schedules
@@ -287,8 +358,9 @@ class NetCore:
         """____napi_schedule(): wake the NAPI's thread, or add it to this CPU's poll_list."""
         if napi.state & NAPI_STATE_THREADED and napi.thread is not None:
             thread = napi.thread
-            local_shortcut = (self.cfg.use_backlog_threads and self.backlog_local_shortcut
-                              and thread is self.cpus[sd.cpu].backlog_thread)
+            c = self.cpus[sd.cpu]
+            local_shortcut = (self.use_backlog_threads and self.backlog_local_shortcut
+                              and thread is c.backlog_thread)
             if not local_shortcut:
                 napi.state |= NAPI_STATE_SCHED_THREADED
                 if not self.wake_up_process(thread) and thread.spinning:
@@ -304,16 +376,16 @@ class NetCore:
     def _poke_spinner(self, thread) -> None:
         """A busy-polling thread notices the new SCHED bit at its next loop iteration."""
         cpu = self.cpus[thread.cpu]
-        if cpu.curr is thread and cpu.chunk is not None and cpu.chunk[3] is thread:
+        if cpu.curr is thread and cpu.chunk_kind != NO_CHUNK and cpu.chunk_task is thread:
             self._cut_chunk(cpu)
             thread.remaining_ns = 0
             self._kick(cpu)
 
-    def _ipi_arrive(self, target, remsd: SoftnetData) -> None:
+    def _ipi_arrive(self, remsd: SoftnetData) -> None:
         if remsd.ipi_cancelled:
             remsd.ipi_cancelled -= 1      # already run by smpcfd_dying_cpu()
             return
-        self.raise_irq(target, "ipi", remsd)
+        self.raise_irq(self.cpus[remsd.cpu], remsd)
 
     def smpcfd_dying_cpu(self, n: int, irq_pending_ipis: int) -> None:
         """flush_smp_call_function_queue() on a dying CPU: the RPS IPIs sent to it run there
@@ -349,116 +421,120 @@ class NetCore:
         for remsd in lst:
             target = self.cpus[remsd.cpu]
             if target.online:
-                cost += self.cost.ipi_send_ns
+                cost += self.c.ipi_send_ns
                 self.stats.ipis_sent += 1
                 remsd.ipi_inflight += 1
-                self.eq.after(self.cost.ipi_latency_ns, self._ipi_arrive, target, remsd)
+                self.eq.after(self.c.ipi_latency_ns, EV_IPI_ARRIVE, remsd)
         return cost
 
     # ------------------------------------------------------------------ polling
-    def deliver(self, pkt, run_cpu: int, t_done: int) -> None:
+    def deliver(self, t_ns: int, flow: Flow, run_cpu: int, t_done: int) -> None:
         """__netif_receive_skb(): the packet reaches the protocol; `processed` counts it here."""
-        flow = pkt[1]
-        if flow.dev.reg_state == NETREG_UNREGISTERED:
+        dev = flow.dev
+        if dev.unregistered:
             # Only reachable in seed 000, whose dev_cpu_dead leaves an offline CPU's queue to
             # its thread and whose flush only walks online CPUs: a kernel would touch a freed
             # net_device here. Count it, say it, and do not deliver.
             self.stats.delivered_after_unregister += 1
             flow.dropped += 1
             self.stats.drop("device_gone")
-            self.log(f"procnet: packet for unregistered {flow.dev.name} left in a backlog "
+            self.log(f"procnet: packet for unregistered {dev.name} left in a backlog "
                      f"(seed 000 hazard), dropped on cpu{run_cpu}")
             return
-        self.softnet[run_cpu].processed += 1
+        sd = self.softnet[run_cpu]
+        sd.processed += 1
         flow.delivered += 1
         if self.delivery_trace is not None:
-            self.delivery_trace.append((flow.fid, pkt[0], run_cpu))
+            self.delivery_trace.append((flow.fid, t_ns, run_cpu))
         stats = self.stats
         stats.delivered += 1
-        stats.latency.record(t_done - pkt[0])
-        self.cpus[run_cpu].delivered += 1
+        stats.latency.record(t_done - t_ns)
+        c = self.cpus[run_cpu]
+        c.delivered += 1
         sink = flow.sink
         if sink is not None:
             if sink.waiter is not None:
-                self._cost_acc += self.cost.wakeup_ns   # sock_def_readable -> try_to_wake_up
-            self.eq.at(t_done, self.sock_deliver, run_cpu, sink, pkt)
+                self._cost_acc += self.c.wakeup_ns      # sock_def_readable -> try_to_wake_up
+            self.eq.at(t_done, EV_SOCK_DELIVER, (run_cpu, sink, (t_ns, flow)))
 
-    def deliver_batch(self, pkts: list, run_cpu: int, t_first: int, step: int) -> None:
-        """deliver() for packets processed back to back: the first done at t_first, then one
-        every `step` ns. Per-flow counters and latency stay per packet."""
-        raw = self.stats.latency.raw
+    def deliver_batch(self, q: SkbQueue, n: int, run_cpu: int, t_first: int, step: int) -> None:
+        """deliver() for the first n packets of q, processed back to back: the first done at
+        t_first, then one every `step` ns. Per-flow counters and latency stay per packet."""
+        latency = self.stats.latency
+        trace = self.delivery_trace
         t = t_first
         fast = 0
-        if self.delivery_trace is not None:
-            self.delivery_trace.extend((p[1].fid, p[0], run_cpu) for p in pkts
-                                       if p[1].sink is None
-                                       and p[1].dev.reg_state is NETREG_REGISTERED)
-        for pkt in pkts:
-            flow = pkt[1]
-            if flow.sink is None and flow.dev.reg_state is NETREG_REGISTERED:
+        for _ in range(n):
+            t_ns = q.pop()
+            flow = q.popped
+            dev = flow.dev
+            if flow.sink is None and dev.running:
                 flow.delivered += 1
-                raw.append(t - pkt[0])
+                latency.record(t - t_ns)
+                if trace is not None:
+                    trace.append((flow.fid, t_ns, run_cpu))
                 fast += 1
             else:
-                self.deliver(pkt, run_cpu, t)
+                self.deliver(t_ns, flow, run_cpu, t)
             t += step
         if fast:
-            self.softnet[run_cpu].processed += fast
+            sd = self.softnet[run_cpu]
+            sd.processed += fast
             self.stats.delivered += fast
-            self.cpus[run_cpu].delivered += fast
-            if len(raw) >= self.stats.latency.FLUSH_AT:
-                self.stats.latency.flush()
+            c = self.cpus[run_cpu]
+            c.delivered += fast
 
     def process_backlog(self, napi, quota: int, run_cpu: int, t0: int) -> tuple[int, int]:
         """process_backlog(): drain process_queue, splice input_pkt_queue, complete when empty.
         Returns (work, cost_ns)."""
         sd = napi.sd
         cost = 0
-        if sd.rps_ipi_list and not self.cfg.use_backlog_threads:
+        if sd.rps_ipi_list and not self.use_backlog_threads:
             cost += self.net_rps_send_ipi(sd)
         napi.weight = self.sysctl.dev_rx_weight      # takes effect from the next poll
         work = 0
-        per_pkt = self.cost.protocol_ns
+        per_pkt = self.c.protocol_ns
         pq = sd.process_queue
         while True:
-            if pq:
-                n = min(quota - work, len(pq))
-                batch = [pq.popleft() for _ in range(n)]
-                self.deliver_batch(batch, run_cpu, t0 + cost + per_pkt, per_pkt)
+            if pq.qlen:
+                n = min(quota - work, pq.qlen)
+                self.deliver_batch(pq, n, run_cpu, t0 + cost + per_pkt, per_pkt)
                 cost += n * per_pkt
                 work += n
                 if work >= quota:
                     sd.input_queue_head += work
                     return work, cost
             sd.process_queue_empty += 1
-            if not sd.input_pkt_queue:
+            if not sd.input_pkt_queue.qlen:
                 napi.state &= ~SCHED_BITS            # keeps THREADED
                 break
-            pq.extend(sd.input_pkt_queue)            # skb_queue_splice_tail_init
-            sd.input_pkt_queue.clear()
+            pq.splice_tail_init(sd.input_pkt_queue)
         sd.input_queue_head += work
         return work, cost
 
-    def enqueue_batch(self, pkts: list, target: int, this_cpu: int) -> None:
-        """enqueue_to_backlog() for packets of one device and one target CPU, in order. When
-        every packet is accepted without reaching the flow-limit test, this is one extend;
+    def enqueue_batch(self, q: SkbQueue, target: int, this_cpu: int) -> None:
+        """enqueue_to_backlog() for all packets of q (one device, one target CPU), in order.
+        When every packet is accepted without reaching the flow-limit test, this is one splice;
         otherwise it is the per-packet path, so drops and flow-limit stay exact."""
-        k = len(pkts)
+        k = q.qlen
         sd = self.softnet[target]
-        qlen = len(sd.input_pkt_queue)
+        qlen = sd.input_pkt_queue.qlen
         max_backlog = self.sysctl.netdev_max_backlog
         last = qlen + k - 1
-        if pkts[0][1].dev.running and (max_backlog < 0 or (
-                last <= max_backlog and (self.softnet[this_cpu].flow_limit is None
-                                         or last < max_backlog >> 1))):
+        flow = q.peek_flow()
+        dev = flow.dev
+        mysd = self.softnet[this_cpu]
+        if dev.running and (max_backlog < 0 or (
+                last <= max_backlog and (mysd.flow_limit is None or last < max_backlog >> 1))):
             if qlen == 0 and not sd.backlog.state & NAPI_STATE_SCHED:
                 sd.backlog.state |= NAPI_STATE_SCHED
-                self.napi_schedule_rps(sd, self.softnet[this_cpu])
-            sd.input_pkt_queue.extend(pkts)
+                self.napi_schedule_rps(sd, mysd)
+            sd.input_pkt_queue.splice_tail_init(q)
             sd.input_queue_tail += k
             return
-        for pkt in pkts:
-            self.enqueue_to_backlog(pkt, target, this_cpu)
+        while q.qlen:
+            t_ns = q.pop()
+            self.enqueue_to_backlog(t_ns, q.popped, target, this_cpu)
 
     def napi_poll_device(self, napi, quota: int, cpu, t0: int) -> tuple[int, int]:
         """A NAPI driver's poll: up to `quota` packets from the ring via netif_receive_skb():
@@ -466,39 +542,52 @@ class NetCore:
         rxq = napi.rxq
         rxq.fill(self.eq.now_ns, self.stats)
         ring = rxq.ring
-        c = self.cost
-        work = min(quota, len(ring))
-        pkts = [ring.popleft() for _ in range(work)]
+        c = self.c
+        work = min(quota, ring.qlen)
         rps_map = rxq.rps_map
         if rps_map is None:
             step = c.driver_rx_ns + c.protocol_ns
-            self.deliver_batch(pkts, cpu.id, t0 + step, step)
+            self.deliver_batch(ring, work, cpu.id, t0 + step, step)
             cost = work * step
         else:
-            # get_rps_cpu() per packet; packets keep their order within each target.
+            # get_rps_cpu() per packet; packets keep their order within each target, targets
+            # are enqueued in the order they first appear, then the packets processed here.
             n = len(rps_map)
             cpus = self.cpus
-            groups: dict[int, list] = {}
-            inline = []
+            batches = self._rps_batch
+            order = self._rps_order
+            inline = self._rps_inline
+            inline_done = None
             cost = 0
-            for pkt in pkts:
-                h = pkt[1].hash
+            for _ in range(work):
+                t_ns = ring.pop()
+                flow = ring.popped
+                h = flow.hash
                 cost += c.driver_rx_ns
                 tcpu = rps_map[(h * n) >> 32] if h else -1
-                if tcpu >= 0 and cpus[tcpu].online:
+                if tcpu >= 0:
+                    target = cpus[tcpu]
+                    if not target.online:
+                        tcpu = -1
+                if tcpu >= 0:
                     cost += c.enqueue_ns
-                    lst = groups.get(tcpu)
-                    if lst is None:
-                        groups[tcpu] = [pkt]
-                    else:
-                        lst.append(pkt)
+                    batch = batches[tcpu]
+                    if not batch.qlen:
+                        order.append(tcpu)
+                    batch.push(t_ns, flow)
                 else:
                     cost += c.protocol_ns
-                    inline.append((pkt, t0 + cost))
-            for tcpu, lst in groups.items():
-                self.enqueue_batch(lst, tcpu, cpu.id)
-            for pkt, t_done in inline:
-                self.deliver(pkt, cpu.id, t_done)
+                    inline.push(t_ns, flow)
+                    if inline_done is None:
+                        inline_done = []
+                    inline_done.append(t0 + cost)
+            for tcpu in order:
+                self.enqueue_batch(batches[tcpu], tcpu, cpu.id)
+            order.clear()
+            if inline_done is not None:
+                for t_done in inline_done:
+                    t_ns = inline.pop()
+                    self.deliver(t_ns, inline.popped, cpu.id, t_done)
         if work < quota:
             napi.state &= ~SCHED_BITS                # napi_complete_done()
             self._arm_irq(rxq)
@@ -514,6 +603,8 @@ class NetCore:
             work, cost = self.process_backlog(napi, weight, cpu.id, t0)
         else:
             work, cost = self.napi_poll_device(napi, weight, cpu, t0)
+        if self.trace_napi_poll is not None:
+            self.trace_napi_poll(napi, work, cpu.id)
         cost += self._cost_acc
         self._cost_acc = 0
         return work, cost, work >= weight
@@ -522,56 +613,55 @@ class NetCore:
         """net_rx_action() entry: take the whole poll_list, set budget and time limit."""
         sd = self.softnet[cpu.id]
         sd.in_net_rx_action = True
-        local = list(sd.poll_list)
-        sd.poll_list.clear()
-        hz = self.cfg.hz
-        usecs_to_jiffies = -(-self.sysctl.netdev_budget_usecs * hz // 1_000_000)
-        cpu.net_rx = {"list": local, "repoll": [], "budget": self.sysctl.netdev_budget,
-                      "time_limit": self.jiffies() + usecs_to_jiffies}
+        cpu.in_net_rx = True
+        cpu.net_rx_list, sd.poll_list = sd.poll_list, []
+        cpu.net_rx_repoll = []
+        cpu.net_rx_budget = self.sysctl.netdev_budget
+        usecs_to_jiffies = -(-self.sysctl.netdev_budget_usecs * self.hz // 1_000_000)
+        cpu.net_rx_time_limit = self.jiffies() + usecs_to_jiffies
 
     def net_rx_action_poll_one(self, cpu) -> None:
         """One iteration of net_rx_action's loop, or its exit."""
         sd = self.softnet[cpu.id]
-        st = cpu.net_rx
-        if not st["list"]:
-            if not st["repoll"]:
+        if not cpu.net_rx_list:
+            if not cpu.net_rx_repoll:
                 sd.in_net_rx_action = False
                 if sd.poll_list:                     # refilled while we ran: start again
                     sd.in_net_rx_action = True
-                    st["list"] = list(sd.poll_list)
-                    sd.poll_list.clear()
+                    cpu.net_rx_list, sd.poll_list = sd.poll_list, []
                     self.net_rx_action_poll_one(cpu)
                     return
                 if not sd.rps_ipi_list:
-                    cpu.net_rx = None
+                    cpu.in_net_rx = False
                     self._net_rx_action_done(cpu)
                     self._dispatch(cpu)
                     return
-            self._net_rx_action_exit(cpu, sd, st)
+            self._net_rx_action_exit(cpu, sd)
             return
-        napi = st["list"].pop(0)
+        napi = cpu.net_rx_list.pop(0)
         napi.on_poll_list = None
         self._cost_acc = 0
-        fixed = self.cost.napi_poll_ns
+        fixed = self.c.napi_poll_ns
         work, cost, repoll = self.__napi_poll(napi, cpu, self.eq.now_ns + fixed)
         if repoll:
-            st["repoll"].append(napi)
+            cpu.net_rx_repoll.append(napi)
             napi.on_poll_list = cpu.id
-        st["budget"] -= work
+        cpu.net_rx_budget -= work
+        self._start_chunk(cpu, SOFTIRQ, fixed + cost, cpu.softirq_host, False, DONE_AFTER_POLL)
 
-        def after_poll() -> None:
-            if st["budget"] <= 0 or self.jiffies() >= st["time_limit"]:
-                sd.time_squeeze += 1
-                self._net_rx_action_exit(cpu, sd, st, dispatch=False)
+    def _net_rx_action_after_poll(self, cpu) -> None:
+        """net_rx_action()'s test after each poll: out of budget or time, it stops
+        (time_squeeze)."""
+        if cpu.net_rx_budget <= 0 or self.jiffies() >= cpu.net_rx_time_limit:
+            sd = self.softnet[cpu.id]
+            sd.time_squeeze += 1
+            self._net_rx_action_exit(cpu, sd, dispatch=False)
 
-        self._start_chunk(cpu, "softirq", fixed + cost, cpu.softirq_host, False, after_poll)
-
-    def _net_rx_action_exit(self, cpu, sd, st, dispatch: bool = True) -> None:
+    def _net_rx_action_exit(self, cpu, sd, dispatch: bool = True) -> None:
         """net_rx_action() exit: poll_list = unprocessed + added meanwhile + repoll; re-raise
         NET_RX if non-empty; send pending RPS IPIs."""
-        new = st["list"] + list(sd.poll_list) + st["repoll"]
-        sd.poll_list.clear()
-        sd.poll_list.extend(new)
+        new = cpu.net_rx_list + sd.poll_list + cpu.net_rx_repoll
+        sd.poll_list = new
         for n in new:
             n.on_poll_list = cpu.id
         if new:
@@ -579,46 +669,65 @@ class NetCore:
         else:
             sd.in_net_rx_action = False
         cost = self.net_rps_send_ipi(sd) if sd.rps_ipi_list else 0
-        cpu.net_rx = None
+        cpu.in_net_rx = False
         self._net_rx_action_done(cpu)
         if cost:
-            self._start_chunk(cpu, "softirq", cost, cpu.softirq_host, False, None)
+            self._start_chunk(cpu, SOFTIRQ, cost, cpu.softirq_host, False)
         elif dispatch:
             self._dispatch(cpu)
 
     # ------------------------------------------------------------------ threaded NAPI
-    def _napi_thread_body(self, t):
-        """napi_threaded_poll(): napi_thread_wait() for SCHED_THREADED, then poll until no
-        repoll. A poll with SCHED clear does nothing and SCHED_THREADED stays set: the loop then
-        spins (the seed-000 as-written busy loop)."""
-        napi = t.napi
-        while True:
-            while not napi.state & NAPI_STATE_SCHED_THREADED:
-                yield ("sleep",)
+    def _napi_thread_step(self, t) -> int:
+        """napi_threaded_poll() as a state machine (BODY_NAPI), one request per step:
+
             while True:
-                cpu = self.cpus[t.cpu]
-                sd = self.softnet[cpu.id]
-                sd.in_napi_threaded_poll = True
-                work, cost, repoll = self.__napi_poll(napi, cpu,
-                                                      self.eq.now_ns + self.cost.napi_poll_ns)
-                sd.in_napi_threaded_poll = False
-                if sd.rps_ipi_list:
-                    cost += self.net_rps_send_ipi(sd)
-                if work == 0 and not napi.state & NAPI_STATE_SCHED and \
-                        napi.state & NAPI_STATE_SCHED_THREADED:
-                    yield ("spin",)
-                    break
-                yield ("run", self.cost.napi_poll_ns + cost, "system", False)
-                yield ("bh_enable",)
-                if not repoll:
-                    break
-                yield ("resched",)
+                while not SCHED_THREADED: sleep              # napi_thread_wait()
+                while True:
+                    poll                                     # __napi_poll, then RPS IPIs
+                    if no work, SCHED clear, SCHED_THREADED set: spin; break
+                    run (the poll's cost, not preemptible)
+                    bh_enable                                # local_bh_enable()
+                    if not repoll: break
+                    resched                                  # cond_resched()
+
+        A poll with SCHED clear does nothing and SCHED_THREADED stays set: the loop then spins
+        (the seed-000 as-written busy loop)."""
+        napi = t.napi
+        pc = t.pc
+        if pc == NAPI_THREAD_RAN:
+            t.pc = NAPI_THREAD_BH
+            return OP_BH_ENABLE
+        if pc == NAPI_THREAD_BH:
+            if t.repoll:
+                t.pc = NAPI_THREAD_RESCHED
+                return OP_RESCHED
+            pc = NAPI_THREAD_WAIT
+        if pc == NAPI_THREAD_WAIT and not napi.state & NAPI_STATE_SCHED_THREADED:
+            t.pc = NAPI_THREAD_WAIT
+            return OP_SLEEP
+        cpu = self.cpus[t.cpu]
+        sd = self.softnet[cpu.id]
+        sd.in_napi_threaded_poll = True
+        work, cost, repoll = self.__napi_poll(napi, cpu, self.eq.now_ns + self.c.napi_poll_ns)
+        sd.in_napi_threaded_poll = False
+        if sd.rps_ipi_list:
+            cost += self.net_rps_send_ipi(sd)
+        if (work == 0 and not napi.state & NAPI_STATE_SCHED
+                and napi.state & NAPI_STATE_SCHED_THREADED):
+            t.pc = NAPI_THREAD_WAIT
+            return OP_SPIN
+        t.remaining_ns = self.c.napi_poll_ns + cost
+        t.bucket = SYSTEM
+        t.preemptible = False
+        t.repoll = repoll
+        t.pc = NAPI_THREAD_RAN
+        return OP_RUN
 
     def _setup_backlog_napi_threads(self) -> None:
         """Seed 002: smpboot_register_percpu_thread(backlog_threads); .setup sets THREADED."""
         for c in self.cpus:
             sd = self.softnet[c.id]
-            t = self._spawn_kthread(f"backlog_napi/{c.id}", self._napi_thread_body, cpu=c.id,
+            t = self._spawn_kthread(f"backlog_napi/{c.id}", BODY_NAPI, cpu=c.id,
                                     per_cpu=True, napi=sd.backlog)
             sd.backlog.thread = t
             sd.backlog.state |= NAPI_STATE_THREADED
@@ -632,7 +741,7 @@ class NetCore:
         sysctl keeps the value written; procnet's handler reads back the real mode."""
         if self.backlog_threaded == threaded:
             return 0
-        if self.cfg.use_backlog_threads:
+        if self.use_backlog_threads:
             raise OSError(95, "backlog_threaded: the boot option thread_backlog_napi already "
                               "threads the backlog (the two designs are alternatives)")
         err = 0
@@ -648,7 +757,7 @@ class NetCore:
                     threaded = False
                     break
                 napi.thread = self._spawn_kthread(f"napi/backlog-{sd.cpu}",
-                                                  self._napi_thread_body, cpu=sd.cpu,
+                                                  BODY_NAPI, cpu=sd.cpu,
                                                   per_cpu=False, napi=napi)
         self.backlog_threaded = threaded
         for sd in self.softnet:
@@ -667,7 +776,7 @@ class NetCore:
             napi = rxq.napi
             if threaded and napi.thread is None:
                 napi.thread = self._spawn_kthread(f"napi/{name}-{rxq.index}",
-                                                  self._napi_thread_body, cpu=rxq.irq_cpu or 0,
+                                                  BODY_NAPI, cpu=rxq.irq_cpu or 0,
                                                   per_cpu=False, napi=napi)
         dev.threaded = int(threaded)
         for rxq in dev.rxqs:
@@ -702,12 +811,14 @@ class NetCore:
             if value not in ("intended", "as-written"):
                 raise ValueError(f"felix_variant must be intended or as-written (got {value!r})")
             self.felix_variant = value
+            self.felix_intended = value == "intended"
         elif name == "backlog_local_shortcut":
             self.backlog_local_shortcut = bool(value)
         elif name in self.cost.field_names():
             if int(value) < 0:
                 raise ValueError(f"{name} must be >= 0 (got {value})")
             self.cost = replace(self.cost, **{name: int(value)})
+            self.c = Costs(self.cost)
         else:
             raise KeyError(f"unknown model setting {name!r}")
 
@@ -786,10 +897,10 @@ class NetCore:
                 if napi in lst:
                     lst.remove(napi)
                 for c in self.cpus:
-                    if c.net_rx:
-                        for key in ("list", "repoll"):
-                            if napi in c.net_rx[key]:
-                                c.net_rx[key].remove(napi)
+                    if c.in_net_rx:
+                        for lst in (c.net_rx_list, c.net_rx_repoll):
+                            if napi in lst:
+                                lst.remove(napi)
                 napi.on_poll_list = None
             napi.state &= NAPI_STATE_THREADED
             for pkt in rxq.ring:
@@ -844,7 +955,7 @@ class NetCore:
             sd = self.softnet[c.id]
             res.dropped += self._purge(sd.input_pkt_queue, dev, sd)
             felix_threaded = (sd.backlog.state & NAPI_STATE_THREADED
-                              and not self.cfg.use_backlog_threads)
+                              and not self.use_backlog_threads)
             if felix_threaded:
                 if any(p[1].dev is dev for p in sd.process_queue):
                     waits.append((sd, sd.process_queue_empty))
@@ -867,32 +978,33 @@ class NetCore:
             else:
                 self.____napi_schedule(sd, napi)
         oldsd.poll_list.clear()
-        if oldsd.backlog.state & NAPI_STATE_THREADED and not self.cfg.use_backlog_threads:
+        if oldsd.backlog.state & NAPI_STATE_THREADED and not self.use_backlog_threads:
             return          # seed 000: the unbound thread keeps the dead CPU's queues
-        if not self.cfg.use_backlog_threads and oldsd.rps_ipi_list:
+        if not self.use_backlog_threads and oldsd.rps_ipi_list:
             self.net_rps_send_ipi(oldsd)
         oldsd.rps_ipi_list = []
         # netif_rx() from process context ends in local_bh_enable(), which runs NET_RX: a packet
         # that stays on this CPU is processed before the next one is re-injected.
-        prev, self.ctx = self.ctx, "task_bh"
+        prev, self.ctx = self.ctx, CTX_TASK_BH
         now = self.eq.now_ns
         mysd = self.softnet[cpu.id]
         try:
             for queue in (oldsd.process_queue, oldsd.input_pkt_queue):
-                while queue:
-                    pkt = queue.popleft()
+                while queue.qlen:
+                    t_ns = queue.pop()
+                    flow = queue.popped
                     oldsd.input_queue_head += 1
-                    dev = pkt[1].dev
-                    rxq = dev.rxqs[rss_queue(pkt[1].hash, len(dev.rxqs))]
-                    target = self.get_rps_cpu(rxq, pkt[1].hash)
+                    dev = flow.dev
+                    rxq = dev.rxqs[rss_queue(flow.hash, len(dev.rxqs))]
+                    target = self.get_rps_cpu(rxq, flow.hash)
                     if target < 0 or target == cpu.id:
                         if dev.running:
-                            self.deliver(pkt, cpu.id, now)
+                            self.deliver(t_ns, flow, cpu.id, now)
                         else:
-                            pkt[1].dropped += 1
+                            flow.dropped += 1
                             self.stats.drop("device_gone")
                     else:
-                        self.enqueue_to_backlog(pkt, target, cpu.id)
+                        self.enqueue_to_backlog(t_ns, flow, target, cpu.id)
             if mysd.rps_ipi_list:
                 self.net_rps_send_ipi(mysd)
         finally:
@@ -932,7 +1044,8 @@ class NetCore:
             stalled = False
             if napi.state & NAPI_STATE_SCHED and (sd.input_pkt_queue or sd.process_queue):
                 pollable = napi.on_poll_list is not None or any(
-                    napi in (c.net_rx or {}).get(k, ()) for c in self.cpus for k in ("list", "repoll"))
+                    c.in_net_rx and (napi in c.net_rx_list or napi in c.net_rx_repoll)
+                    for c in self.cpus)
                 t = napi.thread
                 # A woken thread polls while SCHED_THREADED is set, even if THREADED was
                 # cleared meanwhile (napi_thread_wait tests only SCHED_THREADED).

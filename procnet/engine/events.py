@@ -1,59 +1,154 @@
 """The event core: a heap with a total order, integer nanoseconds (SimPy's key, minus priority).
 
-Every event is `(time_ns, seq, fn, args)`. `seq` is a global counter, so two events at the same
-instant run in the order they were scheduled and a run is a pure function of its inputs.
-Cancellation is lazy: owners keep a token and ignore stale callbacks (cheaper than heap removal).
+An event is `(time_ns, seq, kind, obj, token)`: `kind` names the handler (EV_* in defs.py),
+`obj` what it acts on (a CPU, an rx queue, a task) and `token` a number the
+handler compares with its object's own to ignore a stale event. `seq` is a global counter, so
+two events at the same instant run in the order they were scheduled and a run is a pure function
+of its inputs. Cancellation is lazy: owners bump their token instead of removing an event.
+
+The queue only orders events; the machine's run loop pops them and calls the handler
+(`Machine._run_events`), so the compiled engine dispatches without a Python call per event.
+Plain Python keeps the events as tuples on a `heapq` heap. Compiled (events.pxd), they live
+in slots of C arrays with a binary heap of slot numbers: same order, no tuple per event.
 """
 from __future__ import annotations
 
+from array import array
 from heapq import heappop, heappush
-from typing import Any, Callable
 
-YIELD_MASK = 31   # should_yield() is asked every 32 events (~0.1-0.2 ms of Python)
+import cython
+
+if not cython.compiled:     # compiled, the .pxd cimports these from defs.pxd as C constants
+    from .defs import NO_EVENT
+
+_INITIAL_SLOTS = 64
 
 
 class EventQueue:
-    __slots__ = ("_heap", "_seq", "now_ns", "events_run")
-
     def __init__(self) -> None:
-        self._heap: list[tuple[int, int, Callable[..., Any], tuple]] = []
         self._seq = 0
         self.now_ns = 0
         self.events_run = 0
+        self.popped_obj = None          # obj and token of the event pop() returned last
+        self.popped_token = 0
+        self._heap = []                 # plain Python: (time, seq, kind, obj, token) tuples
+        self._n = 0                     # compiled: events on the heap
+        if cython.compiled:
+            self._alloc(_INITIAL_SLOTS)
 
-    def at(self, time_ns: int, fn: Callable[..., Any], *args: Any) -> None:
+    def at(self, time_ns: int, kind: int, obj=None, token: int = 0) -> None:
+        """Schedule event `kind` on `obj` at `time_ns` (never in the past)."""
         if time_ns < self.now_ns:
             raise ValueError(f"event in the past: {time_ns} < now {self.now_ns}")
         self._seq += 1
-        heappush(self._heap, (time_ns, self._seq, fn, args))
+        if cython.compiled:
+            self._push(time_ns, self._seq, kind, obj, token)
+        else:
+            heappush(self._heap, (time_ns, self._seq, kind, obj, token))
 
-    def after(self, delay_ns: int, fn: Callable[..., Any], *args: Any) -> None:
-        self.at(self.now_ns + delay_ns, fn, *args)
+    def after(self, delay_ns: int, kind: int, obj=None, token: int = 0) -> None:
+        self.at(self.now_ns + delay_ns, kind, obj, token)
+
+    def head_ns(self) -> int:
+        """Time of the next event, or NO_EVENT."""
+        if cython.compiled:
+            return self._time[self._heap_slots[0]] if self._n else NO_EVENT
+        return self._heap[0][0] if self._heap else NO_EVENT
 
     def next_time(self) -> int | None:
-        return self._heap[0][0] if self._heap else None
+        t = self.head_ns()
+        return None if t == NO_EVENT else t
 
-    def run_until(self, end_ns: int, max_events: int | None = None,
-                  should_yield: Callable[[], bool] | None = None) -> bool:
-        """Run every event with time <= end_ns, then set now to end_ns.
+    def pop(self) -> int:
+        """Take the next event: now_ns moves to its time, `popped_obj`/`popped_token` hold its
+        object and token, and its kind is returned. The queue must not be empty."""
+        if cython.compiled:
+            return self._pop()
+        t, _, kind, self.popped_obj, self.popped_token = heappop(self._heap)
+        self.now_ns = t
+        return kind
 
-        With `max_events`, stop early (returns False, `now_ns` at the last event run) so a caller
-        can interleave other work; returns True once `end_ns` is reached. `should_yield` is
-        asked every YIELD_MASK + 1 events (a cond_resched() point): True stops early as well.
-        Where a run stops never changes what it computes, only when the caller gets control.
-        """
-        heap = self._heap
-        n = 0
-        limit = max_events if max_events is not None else -1
-        while heap and heap[0][0] <= end_ns:
-            if n == limit or (should_yield is not None and n & YIELD_MASK == YIELD_MASK
-                              and should_yield()):
-                self.events_run += n
-                return False
-            t, _, fn, args = heappop(heap)
-            self.now_ns = t
-            fn(*args)
-            n += 1
-        self.events_run += n
-        self.now_ns = max(self.now_ns, end_ns)
-        return True
+    def __len__(self) -> int:
+        return self._n if cython.compiled else len(self._heap)
+
+    # ------------------------------------------------------------------ compiled heap
+    # Slot s holds one event's fields in _time/_seqno/_kind/_token[s] and _obj[s]; _heap_slots
+    # is a binary min-heap of slot numbers ordered by (time, seq); _free[:_nfree] is a stack
+    # of the unused slots.
+    def _alloc(self, n: int) -> None:
+        self._time = array("q", bytes(8 * n))
+        self._seqno = array("q", bytes(8 * n))
+        self._token = array("q", bytes(8 * n))
+        self._kind = array("i", bytes(4 * n))
+        self._heap_slots = array("i", bytes(4 * n))
+        self._obj = [None] * n
+        self._free = array("i", range(n - 1, -1, -1))
+        self._nfree = n
+        self._cap = n
+
+    def _grow(self) -> None:
+        """Twice the slots; the events keep theirs (called only when none is free)."""
+        n = self._cap
+        self._time = array("q", self._time) + array("q", bytes(8 * n))
+        self._seqno = array("q", self._seqno) + array("q", bytes(8 * n))
+        self._token = array("q", self._token) + array("q", bytes(8 * n))
+        self._kind = array("i", self._kind) + array("i", bytes(4 * n))
+        self._heap_slots = array("i", self._heap_slots) + array("i", bytes(4 * n))
+        self._obj = self._obj + [None] * n
+        self._free = array("i", range(2 * n - 1, n - 1, -1)) + array("i", bytes(4 * n))
+        self._nfree = n
+        self._cap = 2 * n
+
+    def _before(self, a: int, b: int) -> bool:
+        """Slot a's event comes before slot b's: earlier time, then earlier seq."""
+        ta, tb = self._time[a], self._time[b]
+        return ta < tb or (ta == tb and self._seqno[a] < self._seqno[b])
+
+    def _push(self, time_ns: int, seq: int, kind: int, obj, token: int) -> None:
+        if not self._nfree:
+            self._grow()
+        self._nfree -= 1
+        s = self._free[self._nfree]
+        self._time[s] = time_ns
+        self._seqno[s] = seq
+        self._kind[s] = kind
+        self._token[s] = token
+        self._obj[s] = obj
+        i = self._n
+        self._n += 1
+        while i > 0:                                  # sift up
+            parent = (i - 1) >> 1
+            p = self._heap_slots[parent]
+            if not self._before(s, p):
+                break
+            self._heap_slots[i] = p
+            i = parent
+        self._heap_slots[i] = s
+
+    def _pop(self) -> int:
+        s = self._heap_slots[0]
+        self._n -= 1
+        n = self._n
+        if n:
+            last = self._heap_slots[n]
+            i = 0
+            while True:                               # sift down
+                child = 2 * i + 1
+                if child >= n:
+                    break
+                c = self._heap_slots[child]
+                if child + 1 < n and self._before(self._heap_slots[child + 1], c):
+                    child += 1
+                    c = self._heap_slots[child]
+                if not self._before(c, last):
+                    break
+                self._heap_slots[i] = c
+                i = child
+            self._heap_slots[i] = last
+        self.now_ns = self._time[s]
+        self.popped_obj = self._obj[s]
+        self.popped_token = self._token[s]
+        self._obj[s] = None
+        self._free[self._nfree] = s
+        self._nfree += 1
+        return self._kind[s]

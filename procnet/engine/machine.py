@@ -20,62 +20,32 @@ from __future__ import annotations
 from collections import deque
 from typing import Callable
 
-from .config import (NSEC_PER_MSEC, NSEC_PER_SEC, MachineConfig,
-                     TaskConfig, UdpRRConfig)
+import cython
+
+from .config import MachineConfig, TaskConfig, UdpRRConfig
+from .cpu import BUCKETS, Cpu
 from .dev import NetCore
 from .events import EventQueue
-from .sched import DEAD, PARKED, RUNNING, SLEEPING, RunQueue, Task, ilog2
-from .stats import DROP_REASONS, LatencyHistogram
+from .sched import DEAD, OPS, PARKED, RUNNING, SLEEPING, QueuedTasks, Task, ilog2
+from .softnet import SoftnetData
+from .stats import LatencyHistogram, Stats
+
+if not cython.compiled:     # compiled, the .pxd cimports these from defs.pxd as C constants
+    from .defs import (BODY_KSOFTIRQD, BODY_NAPI, CTX_HARDIRQ, CTX_TASK, CTX_TASK_BH,
+                       DONE_AFTER_POLL, DONE_IRQ_EXIT, DONE_NONE, EV_BALANCE, EV_CHUNK_END,
+                       EV_DISPATCH, EV_IPI_ARRIVE, EV_IRQ_FIRE, EV_SOCK_DELIVER, EV_TIMER_WAKE,
+                       IDLE, IRQ, KSOFTIRQD_RAN, KSOFTIRQD_RESCHED, KSOFTIRQD_TOP, NO_CHUNK,
+                       NO_EVENT, NSEC_PER_MSEC, NSEC_PER_SEC, OP_BH_ENABLE, OP_RESCHED, OP_RUN, OP_SLEEP, OP_SOFTIRQ, SOFTIRQ,
+                       SYSTEM, USER, YIELD_MASK)
 
 MAX_SOFTIRQ_RESTART = 10
 PELT_HALFLIFE_NS = 32 * NSEC_PER_MSEC   # PELT: a contribution halves every 32 ms
 IMBALANCE_PCT = 117                     # sched_domain imbalance_pct of the MC level
-MAX_SOFTIRQ_TIME_MS = 2
 LONG_CHUNK_NS = 10 * NSEC_PER_MSEC
 PID_KTHREAD_BASE = 3      # 1 is init, 2 kthreadd (not emulated)
 PID_USER_BASE = 1000
 
-BUCKETS = ("user", "system", "irq", "softirq", "idle")
 DMESG_LINES = 10_000
-
-
-class Cpu:
-    """One CPU: its run queue, pending interrupts, softirq loop state and time accounting."""
-
-    def __init__(self, cpu_id: int) -> None:
-        self.id = cpu_id
-        self.online = True
-        self.rq = RunQueue()
-        self.curr: Task | None = None
-        self.irq_pending: deque = deque()
-        self.softirq_pending = False
-        self.softirq_active = False       # inside __do_softirq
-        self.softirq_host: Task | None = None   # task context running it (None: irq exit)
-        self.softirq_restart = 0
-        self.softirq_end_jiffy = 0
-        self.net_rx: dict | None = None   # state of the running net_rx_action
-        self.need_resched = False
-        self.token = 0                    # current chunk; a stale chunk-end event is ignored
-        self.chunk: tuple | None = None   # (kind, start_ns, end_ns, task, preemptible, on_done)
-        self.dispatch_pending = False
-        self.idle_since: int | None = 0
-        self.slice_end_ns = 0
-        self.acct = dict.fromkeys(BUCKETS, 0)
-        self.ctxt = 0
-        self.net_rx_softirqs = 0          # NET_RX entries in /proc/softirqs
-        self.irqs: dict[str, int] = {"CAL": 0, "RES": 0}
-        self.ksoftirqd: Task | None = None
-        self.backlog_thread: Task | None = None   # seed 002's backlog_napi/N
-        self.delivered = 0
-        self.last_ran: Task | None = None     # for counting context switches (None = idle)
-        self.acct_from = 0                    # running chunk's time is accounted up to here
-        self.irq_avg = 0.0                    # decayed share of time in hard/soft IRQ
-        self.irq_seen_ns = 0                  # irq+softirq time at the last balance tick
-
-    @property
-    def idle(self) -> bool:
-        """idle_cpu(): no task running or queued (IRQ and softirq work is invisible here)."""
-        return self.curr is None and not self.rq.tasks
 
 
 class Socket:
@@ -103,25 +73,6 @@ class UdpRR:
         self.resp_flow = None
 
 
-class Stats:
-    """Machine-wide counters that the kernel does not keep in one place."""
-
-    def __init__(self) -> None:
-        self.offered = 0
-        self.delivered = 0
-        self.dropped = dict.fromkeys(DROP_REASONS, 0)
-        self.latency = LatencyHistogram()
-        self.ipis_sent = 0
-        self.wakeups = 0
-        self.migrations = 0
-        self.delivered_after_unregister = 0
-        self.stalls_detected = 0
-        self.softirq_stuck = 0
-
-    def drop(self, reason: str, n: int = 1) -> None:
-        self.dropped[reason] += n
-
-
 class Machine(NetCore):
     """A running machine. See README "Python API" for a walk-through.
 
@@ -133,11 +84,11 @@ class Machine(NetCore):
     def __init__(self, cfg: MachineConfig | None = None) -> None:
         cfg = cfg or MachineConfig()
         self.cfg = cfg
-        self.cost = cfg.cost
         self.eq = EventQueue()
         self.stats = Stats()
         self.dmesg: list[tuple[int, str]] = []
-        self.cpus = [Cpu(i) for i in range(cfg.cpus)]
+        self.queued_tasks = QueuedTasks()         # tasks on all run queues
+        self.cpus = [Cpu(i, self.queued_tasks) for i in range(cfg.cpus)]
         factor = 1 + ilog2(min(cfg.cpus, 8))        # sysctl_sched_tunable_scaling = log
         self.slice_ns = cfg.sched.base_slice_ns * factor
         self.wakeup_gran_ns = cfg.sched.wakeup_granularity_ns * factor
@@ -148,11 +99,11 @@ class Machine(NetCore):
         self.user_tasks: dict[str, Task] = {}
         self.udp_rr: dict[str, UdpRR] = {}
         self._cost_acc = 0                        # extra cost accrued by the current chunk
-        self.ctx = "task"                         # hardirq | softirq | task_bh | task
+        self.ctx = CTX_TASK                       # the context code runs in (cpu.CTX_*)
         self.curr_cpu = 0                         # the CPU whose chunk is being computed
         NetCore.__init__(self)
         for c in self.cpus:
-            c.ksoftirqd = self._spawn_kthread(f"ksoftirqd/{c.id}", self._ksoftirqd_body,
+            c.ksoftirqd = self._spawn_kthread(f"ksoftirqd/{c.id}", BODY_KSOFTIRQD,
                                               cpu=c.id, per_cpu=True)
         if cfg.use_backlog_threads:
             self._setup_backlog_napi_threads()
@@ -164,7 +115,7 @@ class Machine(NetCore):
             self.add_task(t)
         for p in cfg.udp_rr:
             self.add_udp_rr(p)
-        self.eq.at(cfg.sched.balance_interval_ns, self._periodic_balance)
+        self.eq.at(cfg.sched.balance_interval_ns, EV_BALANCE)
 
     # ------------------------------------------------------------------ public API: time
     @property
@@ -179,17 +130,57 @@ class Machine(NetCore):
 
     def run_until(self, end_ns: int, max_events: int | None = None,
                   should_yield: Callable[[], bool] | None = None) -> bool:
-        """Run events up to `end_ns`; with `max_events` or `should_yield` may stop early
-        (returns False; see EventQueue.run_until)."""
-        done = self.eq.run_until(end_ns, max_events, should_yield)
+        """Run every event with time <= end_ns, then set now to end_ns; returns True.
+
+        With `max_events`, stop early (returns False, now at the last event run) so a caller
+        can interleave other work. `should_yield` is asked every YIELD_MASK + 1 events (a
+        cond_resched() point): True stops early as well. Where a run stops never changes what
+        it computes, only when the caller gets control."""
+        done = self._run_events(end_ns, -1 if max_events is None else max_events, should_yield)
         if done:
             self._fill_all_rings()
         self.sync_accounting()
         return done
 
-    def jiffies(self, t_ns: int | None = None) -> int:
-        t = self.eq.now_ns if t_ns is None else t_ns
-        return t * self.cfg.hz // NSEC_PER_SEC
+    def _run_events(self, end_ns: int, limit: int, should_yield) -> bool:
+        eq = self.eq
+        n = 0
+        while True:
+            t = eq.head_ns()
+            if t == NO_EVENT or t > end_ns:
+                break
+            if n == limit or (should_yield is not None and n & YIELD_MASK == YIELD_MASK
+                              and should_yield()):
+                eq.events_run += n
+                return False
+            kind = eq.pop()
+            obj = eq.popped_obj
+            if kind == EV_CHUNK_END:
+                self._chunk_end(obj, eq.popped_token)
+            elif kind == EV_IRQ_FIRE:
+                self._irq_fire(obj, eq.popped_token)
+            elif kind == EV_IPI_ARRIVE:
+                self._ipi_arrive(obj)
+            elif kind == EV_DISPATCH:
+                self._dispatch_event(obj)
+            elif kind == EV_TIMER_WAKE:
+                self.timer_wake(obj)
+            elif kind == EV_SOCK_DELIVER:
+                self.sock_deliver(obj[0], obj[1], obj[2])
+            elif kind == EV_BALANCE:
+                self._periodic_balance()
+            else:
+                raise ValueError(f"unknown event kind {kind}")
+            n += 1
+        eq.events_run += n
+        eq.now_ns = max(eq.now_ns, end_ns)
+        return True
+
+    def jiffies(self, t_ns: int = -1) -> int:
+        """jiffies at t_ns (default: now); exact for any time without a 64-bit overflow."""
+        t = self.eq.now_ns if t_ns < 0 else t_ns
+        hz = self.hz
+        return t // NSEC_PER_SEC * hz + t % NSEC_PER_SEC * hz // NSEC_PER_SEC
 
     def log(self, msg: str) -> None:
         """printk(): kept with its virtual timestamp for procnet/dmesg; like the kernel's log
@@ -284,12 +275,14 @@ class Machine(NetCore):
         self.total_forks += 1
         return t
 
-    def _spawn_kthread(self, comm: str, body_fn, cpu: int, per_cpu: bool, napi=None) -> Task:
-        """kthread_run()/smpboot: a kernel thread that starts asleep in its wait loop."""
+    def _spawn_kthread(self, comm: str, body_kind: int, cpu: int, per_cpu: bool,
+                       napi=None) -> Task:
+        """kthread_run()/smpboot: a kernel thread that starts asleep in its wait loop
+        (body_kind: BODY_KSOFTIRQD or BODY_NAPI)."""
         allowed = frozenset([cpu]) if per_cpu else frozenset(range(self.cfg.cpus))
         t = self._new_task(comm, "kthread", allowed, cpu, per_cpu=per_cpu)
         t.napi = napi
-        t.body = body_fn(t)
+        t.body_kind = body_kind
         if per_cpu and not self.cpus[cpu].online:
             t.state = PARKED
         return t
@@ -311,10 +304,9 @@ class Machine(NetCore):
     def _detach_current(self, cpu: Cpu, t: Task) -> None:
         """Take the current task off its CPU (migration or exit). Only its own task chunk is
         cut: an interrupt or softirq running on top of it finishes, without it."""
-        ch = cpu.chunk
-        if ch is not None and ch[3] is t:
-            if ch[0] in ("irq", "softirq"):
-                cpu.chunk = (ch[0], ch[1], ch[2], None, ch[4], ch[5])
+        if cpu.chunk_kind != NO_CHUNK and cpu.chunk_task is t:
+            if cpu.chunk_kind == IRQ or cpu.chunk_kind == SOFTIRQ:
+                cpu.chunk_task = None
             else:
                 self._cut_chunk(cpu)
         if cpu.softirq_host is t:
@@ -336,9 +328,10 @@ class Machine(NetCore):
 
     def _count_migration(self, t: Task, src: int, dst: int) -> None:
         if src != dst:
+            a, b = self.cpus[src], self.cpus[dst]
             t.migrations += 1
-            t.penalty_ns += self.cost.migration_ns
-            t.vruntime += self.cpus[dst].rq.min_vruntime - self.cpus[src].rq.min_vruntime
+            t.penalty_ns += self.c.migration_ns
+            t.vruntime += b.rq.min_vruntime - a.rq.min_vruntime
             self.stats.migrations += 1
 
     def _select_task_rq(self, t: Task, waker_cpu: int) -> int:
@@ -347,24 +340,37 @@ class Machine(NetCore):
         cpus = self.cpus
         if t.per_cpu:
             return t.cpu
-        allowed = [c for c in t.allowed if cpus[c].online]
-        if not allowed:
+        for c in t.allowed:
+            cpu = cpus[c]
+            if cpu.online:
+                break
+        else:
             self.log(f"process {t.pid} ({t.comm}) no longer affine to cpu{t.cpu}")
-            t.allowed = frozenset(c.id for c in cpus)
-            allowed = [c.id for c in cpus if c.online]
+            t.allowed = frozenset(range(len(cpus)))
         prev = t.cpu
-        if prev in t.allowed and cpus[prev].online and cpus[prev].idle:
+        if self._idle_allowed(t, prev):
             return prev
-        if waker_cpu in t.allowed and cpus[waker_cpu].online and cpus[waker_cpu].idle:
+        if self._idle_allowed(t, waker_cpu):
             return waker_cpu
-        n = self.cfg.cpus
+        n = len(cpus)
         for i in range(1, n + 1):
             c = (prev + i) % n
-            if c in t.allowed and cpus[c].online and cpus[c].idle:
+            if self._idle_allowed(t, c):
                 return c
-        if prev in t.allowed and cpus[prev].online:
+        cpu = cpus[prev]
+        if prev in t.allowed and cpu.online:
             return prev
-        return min(allowed)
+        first = -1                                   # the lowest allowed online CPU
+        for c in t.allowed:
+            cpu = cpus[c]
+            if cpu.online and (first < 0 or c < first):
+                first = c
+        return first
+
+    def _idle_allowed(self, t: Task, c: int) -> bool:
+        """CPU c is in t's affinity, online and idle_cpu()."""
+        cpu = self.cpus[c]
+        return cpu.online and cpu.curr is None and not cpu.rq.tasks and c in t.allowed
 
     def wake_up_process(self, t: Task, charge: bool = True) -> bool:
         """try_to_wake_up(): make a sleeping task runnable on a CPU chosen by the scheduler.
@@ -376,7 +382,7 @@ class Machine(NetCore):
         t.wakeups += 1
         self.stats.wakeups += 1
         if charge:
-            self._cost_acc += self.cost.wakeup_ns
+            self._cost_acc += self.c.wakeup_ns
         new_cpu = self._select_task_rq(t, waker)
         if new_cpu != t.cpu:
             self._count_migration(t, t.cpu, new_cpu)
@@ -392,11 +398,11 @@ class Machine(NetCore):
         cpu.rq.add(t)
         curr = cpu.curr
         if curr is None:
-            if cpu.chunk is None:
+            if cpu.chunk_kind == NO_CHUNK:
                 remote = t.cpu != self.curr_cpu
                 if remote and wakeup:
                     cpu.irqs["RES"] += 1         # reschedule IPI to wake an idle CPU
-                self._kick(cpu, self.cost.wakeup_latency_ns if wakeup else 0)
+                self._kick(cpu, self.c.wakeup_latency_ns if wakeup else 0)
             else:
                 cpu.need_resched = True
             return
@@ -406,9 +412,9 @@ class Machine(NetCore):
 
     def _should_preempt(self, t: Task, curr: Task) -> bool:
         """check_preempt_wakeup_fair(): FIFO beats OTHER; else a vruntime lead of a granule."""
-        if t.policy == "fifo" and curr.policy != "fifo":
+        if t.is_fifo and not curr.is_fifo:
             return True
-        if curr.policy == "fifo":
+        if curr.is_fifo:
             return False
         return t.vruntime + self.wakeup_gran_ns < curr.vruntime
 
@@ -416,44 +422,51 @@ class Machine(NetCore):
         """A running preemptible chunk is cut so the scheduler can look again (slice/preempt).
         The new dispatch is an event of its own: we may be inside another CPU's chunk, whose
         context (curr_cpu, accrued cost) a nested dispatch would overwrite."""
-        ch = cpu.chunk
-        if ch is not None and ch[4]:
+        if cpu.chunk_kind != NO_CHUNK and cpu.chunk_preemptible:
             self._cut_chunk(cpu)
             self._kick(cpu)
 
     def _kick(self, cpu: Cpu, delay_ns: int = 0) -> None:
-        if cpu.chunk is None and not cpu.dispatch_pending and cpu.online:
+        if cpu.chunk_kind == NO_CHUNK and not cpu.dispatch_pending and cpu.online:
             cpu.dispatch_pending = True
-            self.eq.after(delay_ns, self._dispatch_event, cpu)
+            self.eq.after(delay_ns, EV_DISPATCH, cpu)
 
     def _dispatch_event(self, cpu: Cpu) -> None:
         cpu.dispatch_pending = False
-        if cpu.chunk is None:
+        if cpu.chunk_kind == NO_CHUNK:
             self._dispatch(cpu)
 
     # ------------------------------------------------------------------ chunks
-    def _start_chunk(self, cpu: Cpu, kind: str, dur_ns: int, task: Task | None,
-                     preemptible: bool, on_done=None) -> None:
+    def _start_chunk(self, cpu: Cpu, kind: int, dur_ns: int, task: Task | None,
+                     preemptible: bool, done: int = DONE_NONE) -> None:
+        """Run a chunk of `kind` (cpu.USER/SYSTEM/IRQ/SOFTIRQ) for dur_ns; `done` (DONE_*)
+        says what runs when it ends."""
         now = self.eq.now_ns
-        if cpu.idle_since is not None:
-            cpu.acct["idle"] += now - cpu.idle_since
-            cpu.idle_since = None
+        if cpu.idle_since >= 0:
+            cpu.acct_ns[IDLE] += now - cpu.idle_since
+            cpu.idle_since = -1
         cpu.token += 1
-        dur_ns = max(dur_ns, 1)
-        cpu.chunk = (kind, now, now + dur_ns, task, preemptible, on_done)
+        if dur_ns < 1:
+            dur_ns = 1
+        cpu.chunk_kind = kind
+        cpu.chunk_start = now
+        cpu.chunk_end = now + dur_ns
+        cpu.chunk_task = task
+        cpu.chunk_preemptible = preemptible
+        cpu.chunk_done = done
         cpu.acct_from = now
-        self.eq.at(now + dur_ns, self._chunk_end, cpu, cpu.token)
+        self.eq.at(now + dur_ns, EV_CHUNK_END, cpu, cpu.token)
 
-    def _account_time(self, cpu: Cpu, kind: str, task: Task | None, upto: int) -> None:
+    def _account_time(self, cpu: Cpu, kind: int, task: Task | None, upto: int) -> None:
         """CPU and task time up to `upto` (what /proc/stat and /proc/<pid>/stat show)."""
         elapsed = upto - cpu.acct_from
         if elapsed <= 0:
             return
         cpu.acct_from = upto
-        cpu.acct[kind] += elapsed
+        cpu.acct_ns[kind] += elapsed
         if task is not None:
             task.runtime_ns += elapsed
-            if kind == "user":
+            if kind == USER:
                 task.utime_ns += elapsed
             else:
                 task.stime_ns += elapsed
@@ -464,66 +477,74 @@ class Machine(NetCore):
             return
         task.vruntime += elapsed
         rq = cpu.rq
-        low = min((x.vruntime for x in rq.tasks), default=task.vruntime)
-        rq.min_vruntime = max(rq.min_vruntime, min(low, task.vruntime))
+        low = task.vruntime
+        for x in rq.tasks:
+            if x.vruntime < low:
+                low = x.vruntime
+        if low > rq.min_vruntime:
+            rq.min_vruntime = low
 
     def sync_accounting(self) -> None:
         """Bring running chunks' time into the counters (cheap; no effect on the model)."""
         now = self.eq.now_ns
         for cpu in self.cpus:
-            ch = cpu.chunk
-            if ch is not None:
-                self._account_time(cpu, ch[0], ch[3], now)
+            if cpu.chunk_kind != NO_CHUNK:
+                self._account_time(cpu, cpu.chunk_kind, cpu.chunk_task, now)
 
     def _chunk_end(self, cpu: Cpu, token: int) -> None:
-        if token != cpu.token or cpu.chunk is None:
+        if token != cpu.token or cpu.chunk_kind == NO_CHUNK:
             return
-        kind, start, end, task, _, on_done = cpu.chunk
-        cpu.chunk = None
+        kind, start, end, task = cpu.chunk_kind, cpu.chunk_start, cpu.chunk_end, cpu.chunk_task
+        done = cpu.chunk_done
+        cpu.chunk_kind = NO_CHUNK
+        cpu.chunk_task = None
         self._account_time(cpu, kind, task, end)
         self._account_vruntime(cpu, task, end - start)
-        if task is not None and kind in ("user", "system"):
+        if task is not None and (kind == USER or kind == SYSTEM):
             task.remaining_ns = max(0, task.remaining_ns - (end - start))
             if task.spinning:
-                task.spin_iters += (end - start) // max(1, self.cost.spin_ns)
-        if on_done is not None:
+                task.spin_iters += (end - start) // max(1, self.c.spin_ns)
+        if done != DONE_NONE:
             self.curr_cpu = cpu.id
-            on_done()
+            if done == DONE_IRQ_EXIT:
+                self._irq_exit(cpu)
+            else:
+                self._net_rx_action_after_poll(cpu)
         self._dispatch(cpu)
 
     def _cut_chunk(self, cpu: Cpu) -> None:
         """Stop the running chunk now (preemption); account the part that ran."""
-        ch = cpu.chunk
-        if ch is None:
+        if cpu.chunk_kind == NO_CHUNK:
             return
-        kind, start, _, task, _, _ = ch
-        elapsed = self.eq.now_ns - start
-        cpu.chunk = None
+        kind, start, task = cpu.chunk_kind, cpu.chunk_start, cpu.chunk_task
+        now = self.eq.now_ns
+        elapsed = now - start
+        cpu.chunk_kind = NO_CHUNK
+        cpu.chunk_task = None
         cpu.token += 1
-        self._account_time(cpu, kind, task, self.eq.now_ns)
+        self._account_time(cpu, kind, task, now)
         self._account_vruntime(cpu, task, elapsed)
         if task is not None:
             task.remaining_ns = max(0, task.remaining_ns - elapsed)
             if task.spinning:
                 # a spinner re-checks its condition when it runs again
-                task.spin_iters += elapsed // max(1, self.cost.spin_ns)
+                task.spin_iters += elapsed // max(1, self.c.spin_ns)
                 task.remaining_ns = 0
                 task.spinning = False
 
     def _preempt_for_irq(self, cpu: Cpu) -> None:
         """Called only from top-level events (interrupt arrival), so dispatching here is safe."""
-        ch = cpu.chunk
-        if ch is None:
+        if cpu.chunk_kind == NO_CHUNK:
             if not cpu.dispatch_pending:
                 self._dispatch(cpu)
-        elif ch[4]:
+        elif cpu.chunk_preemptible:
             self._cut_chunk(cpu)
             self._dispatch(cpu)
 
     # ------------------------------------------------------------------ dispatch
     def _dispatch(self, cpu: Cpu) -> None:
         """What runs next on this CPU: hardirq > softirq loop > current task > idle."""
-        if cpu.chunk is not None or not cpu.online:
+        if cpu.chunk_kind != NO_CHUNK or not cpu.online:
             return
         self.curr_cpu = cpu.id
         if cpu.irq_pending:
@@ -535,22 +556,22 @@ class Machine(NetCore):
         self._run_task_level(cpu)
 
     def _run_hardirq(self, cpu: Cpu) -> None:
-        kind, arg = cpu.irq_pending.popleft()
+        src = cpu.irq_pending.pop(0)
         self._cost_acc = 0
-        self.ctx = "hardirq"
-        if kind == "ipi":
+        self.ctx = CTX_HARDIRQ
+        if isinstance(src, SoftnetData):        # an RPS IPI (CALL_FUNCTION_SINGLE)
             cpu.irqs["CAL"] += 1
-            self.rps_trigger_softirq(arg, cpu)
-        elif kind == "nic":
-            self.rxq_interrupt(arg, cpu)
-        self.ctx = "task"
-        cost = self.cost.hardirq_ns + self._cost_acc
-        self._start_chunk(cpu, "irq", cost, None, False, lambda: self._irq_exit(cpu))
+            self.rps_trigger_softirq(src, cpu)
+        else:                                   # a NIC rx queue's interrupt
+            self.rxq_interrupt(src, cpu)
+        self.ctx = CTX_TASK
+        cost = self.c.hardirq_ns + self._cost_acc
+        self._start_chunk(cpu, IRQ, cost, None, False, DONE_IRQ_EXIT)
 
     def _irq_exit(self, cpu: Cpu) -> None:
         """irq_exit(): run pending softirqs unless already inside one; PREEMPT_RT defers them."""
         if cpu.softirq_pending and not cpu.softirq_active:
-            if self.cfg.preempt_rt:
+            if self.preempt_rt:
                 self._wakeup_softirqd(cpu)
             else:
                 self._do_softirq_begin(cpu, None)
@@ -558,7 +579,7 @@ class Machine(NetCore):
     def raise_net_rx(self, cpu: Cpu) -> None:
         """raise_softirq_irqoff(NET_RX_SOFTIRQ) from the current context."""
         cpu.softirq_pending = True
-        if self.ctx == "task" and not cpu.softirq_active:
+        if self.ctx == CTX_TASK and not cpu.softirq_active:
             self._wakeup_softirqd(cpu)
 
     def _wakeup_softirqd(self, cpu: Cpu) -> None:
@@ -570,13 +591,12 @@ class Machine(NetCore):
         cpu.softirq_active = True
         cpu.softirq_host = host
         cpu.softirq_restart = MAX_SOFTIRQ_RESTART
-        hz = self.cfg.hz
-        cpu.softirq_end_jiffy = self.jiffies() + max(1, -(-MAX_SOFTIRQ_TIME_MS * hz // 1000))
+        cpu.softirq_end_jiffy = self.jiffies() + self.max_softirq_jiffies
         self._softirq_step(cpu)
 
     def _softirq_step(self, cpu: Cpu) -> None:
         """One step of __do_softirq: start net_rx_action, or poll one NAPI inside it."""
-        if cpu.net_rx is None:
+        if not cpu.in_net_rx:
             if not cpu.softirq_pending:
                 self._do_softirq_end(cpu)
                 self._dispatch(cpu)
@@ -584,8 +604,7 @@ class Machine(NetCore):
             cpu.softirq_pending = False
             cpu.net_rx_softirqs += 1
             self.net_rx_action_begin(cpu)
-            self._start_chunk(cpu, "softirq", self.cost.softirq_entry_ns, cpu.softirq_host,
-                              False, None)
+            self._start_chunk(cpu, SOFTIRQ, self.c.softirq_entry_ns, cpu.softirq_host, False)
             return
         self.net_rx_action_poll_one(cpu)
 
@@ -609,7 +628,7 @@ class Machine(NetCore):
 
     def _run_task_level(self, cpu: Cpu) -> None:
         for _ in range(64):          # bounded: each pass starts a chunk or changes state
-            if cpu.chunk is not None:
+            if cpu.chunk_kind != NO_CHUNK:
                 return
             t = cpu.curr
             now = self.eq.now_ns
@@ -617,12 +636,12 @@ class Machine(NetCore):
                     or (now >= cpu.slice_end_ns and cpu.rq.tasks)):
                 t = self._schedule(cpu)
                 if t is None:
-                    if cpu.idle_since is None:
+                    if cpu.idle_since < 0:
                         cpu.idle_since = now
                     return
             if t.penalty_ns:
                 pen, t.penalty_ns = t.penalty_ns, 0
-                self._start_chunk(cpu, "system", pen, t, False, None)
+                self._start_chunk(cpu, SYSTEM, pen, t, False)
                 return
             if t.remaining_ns > 0:
                 self._run_request(cpu, t)
@@ -634,47 +653,60 @@ class Machine(NetCore):
         end = t.remaining_ns
         if t.preemptible and cpu.rq.tasks:
             end = min(end, max(cpu.slice_end_ns - self.eq.now_ns, 1))
-        self._start_chunk(cpu, t.bucket, min(end, LONG_CHUNK_NS), t, t.preemptible, None)
+        self._start_chunk(cpu, t.bucket, min(end, LONG_CHUNK_NS), t, t.preemptible)
 
     def _advance_body(self, cpu: Cpu, t: Task) -> None:
-        """Resume the task's generator for its next request."""
+        """Resume the task's body for its next request."""
         self.curr_cpu = cpu.id
         self._cost_acc = 0
-        self.ctx = "task_bh" if t.kind == "kthread" else "task"
+        self.ctx = CTX_TASK_BH if t.is_kthread else CTX_TASK
         try:
-            req = next(t.body)
-        except StopIteration:
-            t.state = DEAD
-            cpu.curr = None
-            self._release_task(t)
-            return
+            if t.body_kind == BODY_NAPI:
+                op = self._napi_thread_step(t)
+            elif t.body_kind == BODY_KSOFTIRQD:
+                op = self._ksoftirqd_step(t, cpu)
+            else:
+                try:
+                    op = self._decode_request(t, next(t.body))
+                except StopIteration:
+                    t.state = DEAD
+                    cpu.curr = None
+                    self._release_task(t)
+                    return
         finally:
-            self.ctx = "task"
+            self.ctx = CTX_TASK
         # Work the body did while resuming (enqueues, wake-ups) is charged before its request.
         t.penalty_ns += self._cost_acc
         self._cost_acc = 0
-        op = req[0]
         t.spinning = False
-        if op == "run":
-            t.remaining_ns = req[1]
-            t.bucket = req[2]
-            t.preemptible = req[3]
-        elif op == "sleep":
+        if op == OP_RUN:
+            pass                         # the body set remaining_ns, bucket and preemptible
+        elif op == OP_SLEEP:
             t.state = SLEEPING
             t.nvcsw += 1
             cpu.curr = None
-        elif op in ("softirq", "bh_enable"):
+        elif op == OP_SOFTIRQ or op == OP_BH_ENABLE:
             if cpu.softirq_pending and not cpu.softirq_active:
                 self._do_softirq_begin(cpu, t)
-        elif op == "resched":
+        elif op == OP_RESCHED:
             if cpu.rq.tasks and self.eq.now_ns >= cpu.slice_end_ns:
                 cpu.need_resched = True
-        elif op == "spin":
+        else:   # OP_SPIN
             t.spinning = True
             t.remaining_ns = LONG_CHUNK_NS
-            t.bucket, t.preemptible = "system", True
-        else:
+            t.bucket, t.preemptible = SYSTEM, True
+
+    def _decode_request(self, t: Task, req: tuple) -> int:
+        """A generator body's request tuple (sched.py) as an OP_* code; "run" sets the task's
+        remaining time, bucket and preemptibility."""
+        op = OPS.get(req[0])
+        if op is None:
             raise ValueError(f"unknown task request {req!r}")
+        if op == OP_RUN:
+            t.remaining_ns = req[1]
+            t.bucket = USER if req[2] == "user" else SYSTEM
+            t.preemptible = req[3]
+        return op
 
     def _schedule(self, cpu: Cpu) -> Task | None:
         """__schedule(): put prev back if runnable, pick next, count the context switch."""
@@ -692,7 +724,7 @@ class Machine(NetCore):
             if prev is not None and prev.state == RUNNING:
                 prev.nivcsw += 1
             if nxt is not None:
-                nxt.penalty_ns += self.cost.context_switch_ns
+                nxt.penalty_ns += self.c.context_switch_ns
             cpu.last_ran = nxt
         cpu.curr = nxt
         cpu.slice_end_ns = self.eq.now_ns + self.slice_ns
@@ -700,16 +732,18 @@ class Machine(NetCore):
 
     def _newidle_balance(self, cpu: Cpu) -> Task | None:
         """newidle_balance(): an idle CPU pulls a queued task from the busiest CPU."""
+        if self.queued_tasks.n == len(cpu.rq.tasks):
+            return None                 # no other CPU has a task waiting
         best = None
         for other in self.cpus:
             if other is cpu or not other.online or not other.rq.tasks:
                 continue
-            if other.curr is None and other.chunk is None:
+            if other.curr is None and other.chunk_kind == NO_CHUNK:
                 continue            # that CPU is about to run it itself
             if best is not None and len(other.rq.tasks) <= len(self.cpus[best.cpu].rq.tasks):
                 continue
             for t in other.rq.tasks:
-                if not t.per_cpu and cpu.id in t.allowed and t.policy == "other":
+                if not t.per_cpu and cpu.id in t.allowed and not t.is_fifo:
                     best = t
                     break
         if best is None:
@@ -733,7 +767,7 @@ class Machine(NetCore):
             cpu.irq_seen_ns = irq_ns
             cpu.irq_avg = cpu.irq_avg * decay + share * (1 - decay)
         for cpu in self.cpus:
-            if not (cpu.online and cpu.idle and cpu.chunk is None):
+            if not (cpu.online and cpu.idle and cpu.chunk_kind == NO_CHUNK):
                 continue
             self.curr_cpu = cpu.id
             t = self._newidle_balance(cpu)
@@ -744,14 +778,14 @@ class Machine(NetCore):
                 self._active_balance(cpu)
         self.detect_stalls()
         self._check_pending_softirqs()
-        self.eq.after(interval, self._periodic_balance)
+        self.eq.after(interval, EV_BALANCE)
 
     def _check_pending_softirqs(self) -> None:
         """The kernel's "NOHZ tick-stop error: local softirq work is pending" check: a CPU that
         idles with NET_RX pending and no ksoftirqd to run it has lost work. Never expected."""
         for cpu in self.cpus:
             if (cpu.online and cpu.softirq_pending and not cpu.softirq_active
-                    and cpu.chunk is None and cpu.curr is None and not cpu.rq.tasks
+                    and cpu.chunk_kind == NO_CHUNK and cpu.curr is None and not cpu.rq.tasks
                     and not cpu.dispatch_pending and not cpu.irq_pending):
                 self.stats.softirq_stuck += 1
                 self.log(f"NOHZ tick-stop error: local softirq work is pending, handler #08!!! "
@@ -764,11 +798,11 @@ class Machine(NetCore):
         for src in self.cpus:
             t = src.curr
             if (src is dst or not src.online or t is None or src.rq.tasks or t.per_cpu
-                    or t.policy != "other" or dst.id not in t.allowed
+                    or t.is_fifo or dst.id not in t.allowed
                     or src.irq_avg * IMBALANCE_PCT <= IMBALANCE_PCT - 100):
                 continue
-            ch = src.chunk
-            if ch is not None and ch[3] is t and not ch[4]:
+            if (src.chunk_kind != NO_CHUNK and src.chunk_task is t
+                    and not src.chunk_preemptible):
                 continue        # the stopper waits until the task can be preempted
             self._move_task(t, dst.id)
             return
@@ -785,31 +819,38 @@ class Machine(NetCore):
             yield ("run", on, "user", True)
             wake_at = start + cfg.period_ns
             if wake_at > self.eq.now_ns:
-                self.eq.at(wake_at, self.timer_wake, t)
+                self.eq.at(wake_at, EV_TIMER_WAKE, t)
                 yield ("sleep",)
 
-    def _ksoftirqd_body(self, t: Task):
-        """run_ksoftirqd(): handle softirqs while any are pending on this CPU, then sleep."""
-        cpu = self.cpus[t.cpu]
-        while True:
-            if not cpu.softirq_pending:
-                yield ("sleep",)
-                continue
-            yield ("softirq",)
-            yield ("resched",)
+    def _ksoftirqd_step(self, t: Task, cpu: Cpu) -> int:
+        """run_ksoftirqd() as a state machine (BODY_KSOFTIRQD), one request per step:
+
+            while True:
+                if not cpu.softirq_pending: sleep; continue
+                softirq                  # handle them in this task
+                resched                  # cond_resched()
+        """
+        if t.pc == KSOFTIRQD_RAN:
+            t.pc = KSOFTIRQD_RESCHED
+            return OP_RESCHED
+        t.pc = KSOFTIRQD_TOP
+        if not cpu.softirq_pending:
+            return OP_SLEEP
+        t.pc = KSOFTIRQD_RAN
+        return OP_SOFTIRQ
 
     def _udp_client_body(self, pair: UdpRR):
         t = pair.client
         while True:
             sent = self.eq.now_ns
-            yield ("run", self.cost.udp_send_ns, "system", True)
+            yield ("run", self.c.udp_send_ns, "system", True)
             self.loopback_xmit(pair.req_flow, self.cpus[t.cpu])
             yield ("bh_enable",)
             while not pair.client_sock.queue:
                 pair.client_sock.waiter = t
                 yield ("sleep",)
             pair.client_sock.queue.popleft()
-            yield ("run", self.cost.udp_recv_ns, "system", True)
+            yield ("run", self.c.udp_recv_ns, "system", True)
             pair.transactions += 1
             pair.rtt.record(self.eq.now_ns - sent)
 
@@ -820,7 +861,7 @@ class Machine(NetCore):
                 pair.server_sock.waiter = t
                 yield ("sleep",)
             pair.server_sock.queue.popleft()
-            yield ("run", self.cost.udp_recv_ns + self.cost.udp_send_ns, "system", True)
+            yield ("run", self.c.udp_recv_ns + self.c.udp_send_ns, "system", True)
             self.loopback_xmit(pair.resp_flow, self.cpus[t.cpu])
             yield ("bh_enable",)
 
@@ -849,14 +890,14 @@ class Machine(NetCore):
         if not others:
             raise OSError(16, f"cpu{n} is the last online CPU")
         self._cut_chunk(cpu)
-        if cpu.idle_since is not None:
-            cpu.acct["idle"] += self.eq.now_ns - cpu.idle_since
-            cpu.idle_since = None
+        if cpu.idle_since >= 0:
+            cpu.acct_ns[IDLE] += self.eq.now_ns - cpu.idle_since
+            cpu.idle_since = -1
         # stop_machine() cannot run inside a softirq: a running net_rx_action has finished, its
         # unprocessed and repoll NAPIs back on the poll_list for dev_cpu_dead() to move.
         sd = self.softnet[n]
-        if cpu.net_rx is not None:
-            rest = cpu.net_rx["list"] + list(sd.poll_list) + cpu.net_rx["repoll"]
+        if cpu.in_net_rx:
+            rest = cpu.net_rx_list + sd.poll_list + cpu.net_rx_repoll
             sd.poll_list.clear()
             sd.poll_list.extend(rest)
             for napi in rest:
@@ -867,7 +908,9 @@ class Machine(NetCore):
         cpu.softirq_pending = False
         cpu.softirq_active = False
         cpu.softirq_host = None
-        cpu.net_rx = None
+        cpu.in_net_rx = False
+        cpu.net_rx_list = []
+        cpu.net_rx_repoll = []
         cpu.need_resched = False
         movers = list(cpu.rq.tasks)
         if cpu.curr is not None and cpu.curr.state == RUNNING:
@@ -889,14 +932,14 @@ class Machine(NetCore):
             self._enqueue(t, wakeup=False)
         pending_irqs = list(cpu.irq_pending)
         cpu.irq_pending.clear()
-        self.smpcfd_dying_cpu(n, sum(1 for kind, _ in pending_irqs if kind == "ipi"))
+        self.smpcfd_dying_cpu(n, sum(1 for src in pending_irqs if isinstance(src, SoftnetData)))
         for dev in self.netdevs.values():
             for rxq in dev.rxqs:
                 if rxq.irq_cpu == n:
                     rxq.irq_cpu = target.id   # irq_migrate_all_off_this_cpu()
-        for kind, arg in pending_irqs:
-            if kind == "nic":
-                self.raise_irq(self.cpus[arg.irq_cpu], kind, arg)
+        for src in pending_irqs:
+            if not isinstance(src, SoftnetData):
+                self.raise_irq(self.cpus[src.irq_cpu], src)
         self.dev_cpu_dead(n, target)
 
     def cpu_up(self, n: int) -> None:
@@ -924,11 +967,12 @@ class Machine(NetCore):
         return [c.id for c in self.cpus if c.online]
 
     # ------------------------------------------------------------------ interrupts
-    def raise_irq(self, cpu: Cpu, kind: str, arg) -> None:
-        """An interrupt arrives at `cpu`; it runs now unless a non-preemptible chunk runs."""
+    def raise_irq(self, cpu: Cpu, src) -> None:
+        """An interrupt from `src` (an RxQueue, or the SoftnetData an RPS IPI is for) arrives
+        at `cpu`; it runs now unless a non-preemptible chunk runs."""
         if not cpu.online:
             return
-        cpu.irq_pending.append((kind, arg))
+        cpu.irq_pending.append(src)
         self._preempt_for_irq(cpu)
 
     # ------------------------------------------------------------------ accounting views
@@ -937,12 +981,12 @@ class Machine(NetCore):
         now = self.eq.now_ns
         out = []
         for c in self.cpus:
-            acct = dict(c.acct)
-            if c.chunk is not None:
-                acct[c.chunk[0]] += now - c.acct_from
-            elif c.idle_since is not None and c.online:
-                acct["idle"] += now - c.idle_since
-            out.append(acct)
+            ns = list(c.acct_ns)
+            if c.chunk_kind != NO_CHUNK:
+                ns[c.chunk_kind] += now - c.acct_from
+            elif c.idle_since >= 0 and c.online:
+                ns[IDLE] += now - c.idle_since
+            out.append(dict(zip(BUCKETS, ns)))
         return out
 
     def _fill_all_rings(self) -> None:
@@ -953,7 +997,7 @@ class Machine(NetCore):
     # ------------------------------------------------------------------ summary
     def mode_name(self) -> str:
         """stock | backlog_threaded (seed 000) | thread_backlog_napi (seed 002)."""
-        if self.cfg.use_backlog_threads:
+        if self.use_backlog_threads:
             return "thread_backlog_napi"
         return "backlog_threaded" if self.backlog_threaded else "stock"
 

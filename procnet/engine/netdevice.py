@@ -13,10 +13,14 @@ Simplifications:
 """
 from __future__ import annotations
 
-from collections import deque
+import cython
 
-from .config import NSEC_PER_USEC, NetDeviceConfig
+from .config import NetDeviceConfig
+from .skbuff import SkbQueue
 from .softnet import Napi
+
+if not cython.compiled:     # compiled, the .pxd cimports these from defs.pxd as C constants
+    from .defs import NO_ARRIVAL, NSEC_PER_USEC
 
 NETREG_REGISTERED = "registered"
 NETREG_UNREGISTERING = "unregistering"
@@ -30,7 +34,7 @@ class RxQueue:
     def __init__(self, dev: "NetDevice", index: int, irq_cpu: int | None, weight: int) -> None:
         self.dev = dev
         self.index = index
-        self.ring: deque = deque()
+        self.ring = SkbQueue()
         self.ring_size = dev.cfg.ring_size
         self.streams: list = []          # ArrivalStreams feeding this queue
         self.napi = Napi(f"{dev.name}-rx-{index}", weight, rxq=self)
@@ -43,35 +47,49 @@ class RxQueue:
         self.irq = None                  # IRQ number, set by the owner (None for lo)
         self.irq_counts: dict[int, int] = {}   # per CPU, for /proc/interrupts
 
-    def next_arrival_ns(self) -> int | None:
-        best = None
+    def next_arrival_ns(self) -> int:
+        """The earliest next arrival of the queue's streams, or NO_ARRIVAL."""
+        best = NO_ARRIVAL
         for s in self.streams:
             t = s.next_ns
-            if t is not None and (best is None or t < best):
+            if t != NO_ARRIVAL and (best == NO_ARRIVAL or t < best):
                 best = t
         return best
 
     def fill(self, now_ns: int, stats) -> None:
-        """Move arrivals up to now into the ring; a full ring drops (counted as ring_full)."""
-        if not self.streams:
+        """Move arrivals up to now into the ring, oldest first (several streams merge by time,
+        the first stream first on a tie); a full ring drops (counted as ring_full)."""
+        streams = self.streams
+        if not streams:
             return
-        arrivals: list = []
-        for s in self.streams:
-            s.pop_until(now_ns, arrivals)
-        if not arrivals:
-            return
-        if len(self.streams) > 1:
-            arrivals.sort(key=lambda p: p[0])
-        stats.offered += len(arrivals)
-        room = self.ring_size - len(self.ring)
-        if len(arrivals) <= room:
-            self.ring.extend(arrivals)
-            return
-        if room > 0:
-            self.ring.extend(arrivals[:room])
-        for _, flow in arrivals[max(room, 0):]:
-            flow.dropped += 1
-        stats.drop("ring_full", len(arrivals) - max(room, 0))
+        ring = self.ring
+        room = self.ring_size - ring.qlen
+        single = streams[0] if len(streams) == 1 else None
+        taken = dropped = 0
+        while True:
+            s = single
+            if s is None:
+                best_t = NO_ARRIVAL
+                for x in streams:
+                    t = x.next_ns
+                    if t != NO_ARRIVAL and t <= now_ns and (best_t == NO_ARRIVAL or t < best_t):
+                        s, best_t = x, t
+                if s is None:
+                    break
+            elif s.next_ns == NO_ARRIVAL or s.next_ns > now_ns:
+                break
+            t = s.take()
+            taken += 1
+            if room > 0:
+                ring.push(t, s.taken_flow)
+                room -= 1
+            else:
+                s.taken_flow.dropped += 1
+                dropped += 1
+        if taken:
+            stats.offered += taken
+            if dropped:
+                stats.drop("ring_full", dropped)
 
 
 class NetDevice:
@@ -82,7 +100,9 @@ class NetDevice:
         self.name = cfg.name
         self.ifindex = ifindex
         self.loopback = cfg.loopback
-        self.reg_state = NETREG_REGISTERED
+        self.reg_state = NETREG_REGISTERED      # also sets running and unregistered
+        self.coalesce_ns = cfg.rx_usecs * NSEC_PER_USEC
+        self.napi_driver = cfg.driver == "napi"     # else a netif_rx() driver
         self.threaded = 0                  # /sys/class/net/<dev>/threaded (device NAPIs)
         self.irq_base = irq_base           # first IRQ number, for /proc/interrupts
         n = 1 if cfg.loopback else cfg.rx_queues
@@ -94,9 +114,11 @@ class NetDevice:
                 q.irq = irq_base + q.index
 
     @property
-    def running(self) -> bool:
-        """netif_running(): false from the moment unregister starts."""
-        return self.reg_state == NETREG_REGISTERED
+    def reg_state(self) -> str:
+        return self._reg_state
 
-    def coalesce_ns(self) -> int:
-        return self.cfg.rx_usecs * NSEC_PER_USEC
+    @reg_state.setter
+    def reg_state(self, state: str) -> None:
+        self._reg_state = state
+        self.running = state == NETREG_REGISTERED   # netif_running(): false once unregister starts
+        self.unregistered = state == NETREG_UNREGISTERED

@@ -1,14 +1,16 @@
 """Tasks and the scheduler: a small model of kernel/sched/fair.c and kernel/kthread.c.
 
-A task's behaviour is a Python generator (its "body") that yields requests to the CPU it runs
-on; tasks are few, so this costs nothing on the per-packet path:
+A task's behaviour is its "body": a Python generator yielding requests to the CPU it runs on,
+or, for the kernel threads on the packet path (ksoftirqd, NAPI threads), the same loop written as
+a small state machine in the machine (BODY_KSOFTIRQD, BODY_NAPI), which the compiled engine runs
+without resuming a generator per poll. Requests (the generator form, then the OP_* code):
 
-    ("run", ns, bucket, preemptible)   consume CPU time; bucket is "user" | "system"
-    ("sleep",)                         block until wake_up_process()
-    ("softirq",)                       run pending softirqs in this task (ksoftirqd)
-    ("bh_enable",)                     local_bh_enable(): run softirqs raised meanwhile
-    ("resched",)                       cond_resched(): let a waiting task in if one should run
-    ("spin",)                          busy-loop until preempted or poked (see modes.md)
+    ("run", ns, bucket, preemptible)   OP_RUN: consume CPU time; bucket is "user" | "system"
+    ("sleep",)                         OP_SLEEP: block until wake_up_process()
+    ("softirq",)                       OP_SOFTIRQ: run pending softirqs in this task (ksoftirqd)
+    ("bh_enable",)                     OP_BH_ENABLE: local_bh_enable(): run softirqs raised meanwhile
+    ("resched",)                       OP_RESCHED: cond_resched(): let a waiting task in if one should run
+    ("spin",)                          OP_SPIN: busy-loop until preempted or poked (see modes.md)
 
 Simplifications:
   * Every task has nice 0 (equal weight); `fifo` user tasks model SCHED_FIFO without RT
@@ -24,25 +26,36 @@ from __future__ import annotations
 
 from typing import Iterator
 
+import cython
+
+if not cython.compiled:     # compiled, the .pxd cimports these from defs.pxd as C constants
+    from .defs import (BODY_GENERATOR, OP_BH_ENABLE, OP_RESCHED, OP_RUN, OP_SLEEP, OP_SOFTIRQ,
+                       OP_SPIN)
+
 RUNNING = "R"      # runnable or running
 SLEEPING = "S"
 PARKED = "P"       # smpboot thread of an offline CPU
 DEAD = "X"
 
+OPS = {"run": OP_RUN, "sleep": OP_SLEEP, "softirq": OP_SOFTIRQ, "bh_enable": OP_BH_ENABLE,
+       "resched": OP_RESCHED, "spin": OP_SPIN}
+
 
 class Task:
-    __slots__ = ("pid", "comm", "kind", "policy", "allowed", "per_cpu", "cpu", "state",
-                 "vruntime", "runtime_ns", "utime_ns", "stime_ns", "body", "req",
-                 "remaining_ns", "bucket", "preemptible", "nvcsw", "nivcsw", "migrations",
-                 "wakeups", "start_ns", "penalty_ns", "napi", "on_rq", "spinning", "spin_iters",
-                 "last_cpu_switch")
+    __slots__ = ("pid", "comm", "kind", "is_kthread", "policy", "is_fifo", "allowed", "per_cpu",
+                 "cpu", "state", "vruntime", "runtime_ns", "utime_ns", "stime_ns", "body",
+                 "body_kind", "pc", "repoll", "remaining_ns", "bucket", "preemptible", "nvcsw",
+                 "nivcsw", "migrations", "wakeups", "start_ns", "penalty_ns", "napi", "on_rq",
+                 "spinning", "spin_iters")
 
     def __init__(self, pid: int, comm: str, kind: str, allowed: frozenset[int], cpu: int,
                  per_cpu: bool = False, policy: str = "other") -> None:
         self.pid = pid
         self.comm = comm
         self.kind = kind                # "user" | "kthread"
+        self.is_kthread = kind == "kthread"
         self.policy = policy            # "other" | "fifo"
+        self.is_fifo = policy == "fifo"
         self.allowed = allowed
         self.per_cpu = per_cpu          # kthread_bind()/smpboot: never migrates, parks on offline
         self.cpu = cpu
@@ -51,10 +64,12 @@ class Task:
         self.runtime_ns = 0
         self.utime_ns = 0
         self.stime_ns = 0
-        self.body: Iterator | None = None
-        self.req: tuple | None = None
+        self.body: Iterator | None = None   # BODY_GENERATOR: the generator
+        self.body_kind = BODY_GENERATOR
+        self.pc = 0                     # BODY_KSOFTIRQD/BODY_NAPI: where the loop resumes
+        self.repoll = False             # BODY_NAPI: the last poll asked for another
         self.remaining_ns = 0
-        self.bucket = "system"
+        self.bucket = 1                 # chunk kind of its "run" requests (cpu.USER/SYSTEM)
         self.preemptible = True
         self.nvcsw = 0
         self.nivcsw = 0
@@ -66,7 +81,6 @@ class Task:
         self.on_rq = False
         self.spinning = False
         self.spin_iters = 0
-        self.last_cpu_switch = 0
 
     def __repr__(self) -> str:
         return f"<Task {self.pid} {self.comm} {self.state} cpu{self.cpu}>"
@@ -76,22 +90,36 @@ def ilog2(n: int) -> int:
     return n.bit_length() - 1
 
 
+class QueuedTasks:
+    """The number of tasks queued on all of a machine's run queues (nr_running without the
+    running ones), kept by RunQueue.add/remove: an idle CPU with nothing to pull sees it at
+    once instead of looking at every other CPU (newidle balance)."""
+
+    __slots__ = ("n",)
+
+    def __init__(self) -> None:
+        self.n = 0
+
+
 class RunQueue:
     """One CPU's queue of runnable tasks that are not currently running."""
 
-    __slots__ = ("tasks", "min_vruntime")
+    __slots__ = ("tasks", "min_vruntime", "queued")
 
-    def __init__(self) -> None:
+    def __init__(self, queued: QueuedTasks | None = None) -> None:
         self.tasks: list[Task] = []
         self.min_vruntime = 0
+        self.queued = queued if queued is not None else QueuedTasks()
 
     def add(self, t: Task) -> None:
         t.on_rq = True
         self.tasks.append(t)
+        self.queued.n += 1
 
     def remove(self, t: Task) -> None:
-        t.on_rq = False
         self.tasks.remove(t)
+        t.on_rq = False
+        self.queued.n -= 1
 
     def pick(self) -> Task | None:
         """pick_next_task(): SCHED_FIFO first (FIFO order), then smallest vruntime (then pid)."""
@@ -101,10 +129,11 @@ class RunQueue:
         for t in self.tasks:
             if best is None:
                 best = t
-            elif t.policy == "fifo" and best.policy != "fifo":
+            elif t.is_fifo and not best.is_fifo:
                 best = t
-            elif t.policy == best.policy and best.policy != "fifo" and (
-                    (t.vruntime, t.pid) < (best.vruntime, best.pid)):
+            elif t.is_fifo == best.is_fifo and not best.is_fifo and (
+                    t.vruntime < best.vruntime
+                    or (t.vruntime == best.vruntime and t.pid < best.pid)):
                 best = t
         return best
 

@@ -3,8 +3,8 @@
 Models include/linux/netdevice.h (`softnet_data`, NAPI_STATE_*) and the flow-limit part of
 net/core/dev.c (`struct sd_flow_limit`, `skb_flow_limit`).
 
-A packet is a tuple `(arrival_ns, flow)`; `flow` carries the 32-bit flow hash, the device and
-per-flow counters (`procnet.engine.traffic.Flow`).
+A packet is an arrival time and a flow (`procnet.engine.skbuff`); the flow carries the 32-bit
+flow hash, the device and per-flow counters (`procnet.engine.traffic.Flow`).
 
 Simplifications:
   * Counters are Python ints; renderers truncate to 32 bits exactly as `%08x` of an unsigned int.
@@ -12,12 +12,12 @@ Simplifications:
 """
 from __future__ import annotations
 
-from collections import deque
+import cython
 
-# NAPI_STATE_* bits that matter for the backlog NAPI (values are ours; names are the kernel's).
-NAPI_STATE_SCHED = 1 << 0
-NAPI_STATE_THREADED = 1 << 1
-NAPI_STATE_SCHED_THREADED = 1 << 2
+from .skbuff import SkbQueue
+
+if not cython.compiled:     # compiled, the .pxd cimports these from defs.pxd as C constants
+    from .defs import NAPI_STATE_SCHED, NAPI_STATE_SCHED_THREADED, NAPI_STATE_THREADED
 
 FLOW_LIMIT_HISTORY = 1 << 7          # 128-packet window
 GOLDEN_RATIO_32 = 0x61C88647
@@ -96,10 +96,10 @@ class SoftnetData:
 
     def __init__(self, cpu: int, weight: int) -> None:
         self.cpu = cpu
-        self.input_pkt_queue: deque = deque()
-        self.process_queue: deque = deque()
+        self.input_pkt_queue = SkbQueue()
+        self.process_queue = SkbQueue()
         self.backlog = Napi(f"backlog/{cpu}", weight, sd=self)
-        self.poll_list: deque[Napi] = deque()
+        self.poll_list: list[Napi] = []
         self.processed = 0
         self.dropped = 0
         self.time_squeeze = 0
@@ -115,11 +115,11 @@ class SoftnetData:
         self.ipi_cancelled = 0          # in-flight IPIs already handled at CPU death
 
     def qlen(self) -> int:
-        return len(self.input_pkt_queue) + len(self.process_queue)
+        return self.input_pkt_queue.qlen + self.process_queue.qlen
 
     def softnet_stat_row(self) -> tuple[int, ...]:
         """The 15 values softnet_seq_show() prints for this CPU (net/core/net-procfs.c)."""
         fl = self.flow_limit.count if self.flow_limit else 0
-        inq, pq = len(self.input_pkt_queue), len(self.process_queue)
+        inq, pq = self.input_pkt_queue.qlen, self.process_queue.qlen
         return (self.processed, self.dropped, self.time_squeeze, 0, 0, 0, 0, 0, 0,
                 self.received_rps, fl, inq + pq, self.cpu, inq, pq)

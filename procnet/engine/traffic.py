@@ -1,9 +1,9 @@
 """Seeded flows and their arrival processes.
 
 A `TrafficSource` owns N flows (5-tuples with a 32-bit hash) on one device. Its packets are split
-per rx queue by RSS, and each queue pulls arrivals lazily (`ArrivalStream.pop_until`), so the
-engine needs one event per interrupt, not one per packet, while every packet keeps its exact
-arrival time.
+per rx queue by RSS, and each queue pulls arrivals lazily (`RxQueue.fill` takes them from its
+`ArrivalStream`s), so the engine needs one event per interrupt, not one per packet, while every
+packet keeps its exact arrival time.
 
 Simplifications:
   * The flow hash stands in for the NIC's Toeplitz hash and the kernel's `skb_get_hash`: a seeded
@@ -16,12 +16,15 @@ from __future__ import annotations
 
 import hashlib
 import random
-from bisect import bisect_right
 from dataclasses import dataclass
 
+import cython
 import numpy as np
 
-from .config import NSEC_PER_SEC, TrafficConfig
+from .config import TrafficConfig
+
+if not cython.compiled:     # compiled, the .pxd cimports these from defs.pxd as C constants
+    from .defs import NO_ARRIVAL, NSEC_PER_SEC
 
 RSS_INDIR_SIZE = 128     # ETH_RSS_INDIR default table size of most drivers
 
@@ -52,15 +55,17 @@ def rss_queue(hash_: int, n_queues: int) -> int:
     return (hash_ & (RSS_INDIR_SIZE - 1)) % n_queues
 
 
+BLOCK = 1024             # arrivals generated at a time (numpy) per stream
+
+
 class ArrivalStream:
     """Exact packet arrival times of some flows of one source on one rx queue, generated lazily
-    in blocks (numpy), consumed with bisect: no Python work per packet until it is used.
+    in blocks (numpy) and taken one at a time (`take`) as the rx ring fills.
 
     Arrivals are first placed on the stream's "on-time" axis (gaps of 1/rate: constant, or
     exponential: Poisson), then mapped to virtual time; for `onoff` only on periods advance the
-    axis, so `pps` is the rate while on."""
-
-    BLOCK = 1024
+    axis, so `pps` is the rate while on. A block is kept as numpy arrays where the engine is
+    compiled (traffic.pxd reads them as C arrays) and as lists of Python ints otherwise."""
 
     def __init__(self, flows: list[Flow], cfg: TrafficConfig, rate_pps: float, seed: int,
                  start_ns: int, phase: float) -> None:
@@ -76,15 +81,17 @@ class ArrivalStream:
         self._tau = 0.0                 # Poisson: on-time of the last arrival (float ns)
         self._k = 0                     # arrivals generated (round robin position)
         self._last = start_ns - 1
-        self._t: list[int] = []
-        self._f: list[Flow] = []
+        self._t = None                  # the block's arrival times
+        self._fi = None                 # ... and indexes into flows (None: a single flow)
+        self._n = 0
         self._i = 0
-        self.next_ns: int | None = None
+        self.next_ns = NO_ARRIVAL
+        self.taken_flow = None          # the flow of the arrival take() returned last
         if self.active:
             self._refill()
 
     def _refill(self) -> None:
-        n = self.BLOCK
+        n = BLOCK
         gap = NSEC_PER_SEC / self.rate_pps
         if self.pattern == "poisson":
             gaps = self.rng.exponential(gap, n)
@@ -109,27 +116,32 @@ class ArrivalStream:
         else:
             idx = (np.arange(self._k, self._k + n) + 1) % nflows
         self._k += n
-        self._t = t.tolist()
-        flows = self.flows
-        self._f = [flows[0]] * n if idx is None else [flows[i] for i in idx.tolist()]
+        if cython.compiled:
+            self._t = t
+            self._fi = idx
+        else:
+            self._t = t.tolist()
+            self._fi = None if idx is None else idx.tolist()
+        self._n = n
         self._i = 0
         self.next_ns = self._t[0]
 
-    def pop_until(self, t_ns: int, out: list) -> None:
-        """Append every (arrival_ns, flow) with arrival <= t_ns to `out`, in time order."""
-        while self.next_ns is not None and self.next_ns <= t_ns:
-            i = self._i
-            j = bisect_right(self._t, t_ns, i)
-            out.extend(zip(self._t[i:j], self._f[i:j]))
-            if j < len(self._t):
-                self._i = j
-                self.next_ns = self._t[j]
-            else:
-                self._refill()
+    def take(self) -> int:
+        """The next arrival's time (next_ns); its flow is left in `taken_flow`."""
+        i = self._i
+        t = self.next_ns
+        self.taken_flow = self.flows[0] if self._fi is None else self.flows[self._fi[i]]
+        i += 1
+        if i < self._n:
+            self._i = i
+            self.next_ns = self._t[i]
+        else:
+            self._refill()
+        return t
 
     def stop(self) -> None:
         self.active = False
-        self.next_ns = None
+        self.next_ns = NO_ARRIVAL
 
 
 @dataclass

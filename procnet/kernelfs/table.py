@@ -456,7 +456,8 @@ def _model_store(name: str) -> Callable[[Ctx, bytes, int], int]:
 
 def _model_entries() -> list[Entry]:
     out = [Entry(f"procnet/model/{f}", 0o644, _model_show(f), _model_store(f),
-                 "procnet cost model", f"Virtual cost in ns ({f}); see docs/model.md.")
+                 "procnet cost model", f"Virtual cost in ns ({f}), 0 to 1000000000 (1 s); "
+                 "see docs/model.md.")
            for f in CostModel.field_names()]
     out.append(Entry("procnet/model/felix_variant", 0o644, _model_show("felix_variant"),
                      _model_store("felix_variant"), "seed 000 napi_schedule_rps",

@@ -270,8 +270,7 @@ TASK_KEYS = ("name", "cpus", "util", "period", "policy")
 UDP_RR_KEYS = ("name", "client", "server")
 TEMPLATE_KEYS = ("cpus", "hz", "duration", "devices", "traffic", "tasks", "udp_rr", "sysctl",
                  "model")
-SYSCTLS = tuple(k for k in vars(NetCoreSysctls(250)) if k not in ("dev_rx_weight",
-                                                                   "dev_tx_weight"))
+SYSCTLS = tuple(k for k in NetCoreSysctls.NAMES if k not in ("dev_rx_weight", "dev_tx_weight"))
 MODEL_SETTINGS = {**{k: integer(0) for k in CostModel.field_names()},
                   "felix_variant": choice("intended", "as-written"),
                   "backlog_local_shortcut": boolean}

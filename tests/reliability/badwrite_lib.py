@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 
 import kernel_ref as K
 
+from procnet.engine.config import MAX_COST_NS
 from procnet.kernelfs.tree import KernelFS
 
 SLOW_S = 1.0
@@ -159,17 +160,20 @@ class CommChecker(Checker):
 
 class NumberChecker(Checker):
     """procnet/model/<cost>, backlog_local_shortcut, faults/kthread_run: kstrtoul syntax,
-    EINVAL for anything else (docs/files.md)."""
+    at most `limit` (costs: 1 s), EINVAL for anything else (docs/files.md)."""
 
-    def __init__(self, path: str, shown=lambda v: str(v)) -> None:
+    def __init__(self, path: str, shown=lambda v: str(v), limit: int | None = None) -> None:
         super().__init__(path)
         self.shown = shown
+        self.limit = limit
 
     def expect(self, fs, data, pos):
         old = read_text(fs, self.path)
         try:
             v = K.kstrtoul(data)
         except OSError:
+            return ("err", errno.EINVAL, None), old
+        if self.limit is not None and v > self.limit:
             return ("err", errno.EINVAL, None), old
         return ("ok", len(data), v), self.shown(v) + "\n"
 
@@ -285,7 +289,9 @@ def checker_for(path: str) -> Checker:
         return AdvanceChecker(path)
     if path == "procnet/model/backlog_local_shortcut":
         return NumberChecker(path, shown=lambda v: str(int(bool(v))))
-    if path.startswith("procnet/model/") or path == "procnet/faults/kthread_run":
+    if path.startswith("procnet/model/"):
+        return NumberChecker(path, limit=MAX_COST_NS)
+    if path == "procnet/faults/kthread_run":
         return NumberChecker(path)
     if path == "procnet/net/ctl":
         # ETIMEDOUT: seed 000's flush wait cut off; EPERM: lo cannot be unregistered

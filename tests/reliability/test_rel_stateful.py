@@ -47,7 +47,7 @@ from hypothesis.stateful import (RuleBasedStateMachine, initialize, invariant, p
 from rel_common import FULL, MODES, bump, make_fs, pick, record
 
 from procnet.engine.sched import DEAD
-from procnet.engine.softnet import NAPI_STATE_THREADED
+from procnet.engine.defs import NAPI_STATE_THREADED
 
 SECTION = "stateful"
 EXTRA_DEVS = ("eth1", "eth2", "eth3")

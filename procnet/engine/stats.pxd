@@ -1,0 +1,27 @@
+# C types for stats.py (Cython pure Python mode; the .py is the source).
+cimport cython
+
+cdef long long EXACT_BELOW, N_SLOTS
+
+
+@cython.final
+cdef class LatencyHistogram:
+    cdef dict _counts
+    cdef long long _total, _sum_ns, _max_ns
+    cdef public list raw
+    cdef long long[::1] _slots
+
+    cpdef record(self, long long value_ns)
+    @cython.locals(shift=cython.int)
+    cdef inline _count(self, long long v)
+    cpdef flush(self)
+
+
+@cython.final
+cdef class Stats:
+    cdef public long long offered, delivered, ipis_sent, wakeups, migrations
+    cdef public long long delivered_after_unregister, stalls_detected, softirq_stuck
+    cdef public dict dropped
+    cdef public LatencyHistogram latency
+
+    cpdef drop(self, str reason, long long n=*)

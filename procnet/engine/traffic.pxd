@@ -1,0 +1,38 @@
+# C types for traffic.py (Cython pure Python mode; the .py is the source).
+cimport cython
+from procnet.engine.defs cimport *
+
+cdef long long RSS_INDIR_SIZE, BLOCK
+
+
+@cython.final
+cdef class Flow:
+    cdef public long long fid
+    cdef public str name
+    cdef public object tuple5
+    cdef public long long hash
+    cdef public object dev
+    cdef public long long delivered, dropped
+    cdef public object sink
+
+
+@cython.final
+cdef class ArrivalStream:
+    cdef public list flows
+    cdef public str pattern
+    cdef public double rate_pps
+    cdef public object rng
+    cdef public long long on_ns, cycle_ns, start_ns
+    cdef public bint active
+    cdef double _phase, _tau
+    cdef long long _k, _last
+    cdef long long[::1] _t
+    cdef long long[::1] _fi
+    cdef Py_ssize_t _n, _i
+    cdef public long long next_ns
+    cdef public Flow taken_flow
+
+    cpdef _refill(self)
+    @cython.locals(i=Py_ssize_t, t=cython.longlong)
+    cpdef long long take(self)
+    cpdef stop(self)
