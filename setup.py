@@ -35,14 +35,18 @@ def engine_extensions():
         pxd = defs_pxd(f.read())
     with open(os.path.join(ENGINE_DIR, "defs.pxd"), "w") as f:
         f.write(pxd)
-    exts = cythonize(
-        [os.path.join(ENGINE_DIR, f"{m}.py") for m in COMPILED_MODULES],
-        language_level=3,
-        # Types come from the .pxd files only; the .py annotations stay documentation.
-        compiler_directives={"annotation_typing": False, "embedsignature": True,
-                             "infer_types": True},
-        quiet=True,
-    )
+    # Types come from the .pxd files only; the .py annotations stay documentation. Index
+    # checks are off: the plain-Python run of the same code (tests) keeps them.
+    directives = {"annotation_typing": False, "embedsignature": True, "infer_types": True,
+                  "boundscheck": False, "initializedcheck": False}
+    # cythonize() regenerates C only for changed sources: after a change of directives, all.
+    stamp = os.path.join("build", "cython-directives")
+    force = not os.path.exists(stamp) or open(stamp).read() != repr(sorted(directives.items()))
+    exts = cythonize([os.path.join(ENGINE_DIR, f"{m}.py") for m in COMPILED_MODULES],
+                     language_level=3, compiler_directives=directives, force=force, quiet=True)
+    os.makedirs("build", exist_ok=True)
+    with open(stamp, "w") as f:
+        f.write(repr(sorted(directives.items())))
     with open(os.path.join(ENGINE_DIR, HASH_FILE), "w") as f:
         f.write(source_hash(ENGINE_DIR) + "\n")
     return exts

@@ -26,7 +26,7 @@ cdef class EventQueue:
     cpdef int pop(self) except? -1
     cdef _alloc(self, Py_ssize_t n)
     cdef _grow(self)
-    cdef inline bint _before(self, int a, int b)
+    cdef inline bint _before(self, int a, int b) noexcept
     @cython.locals(s=cython.int, i=Py_ssize_t, parent=Py_ssize_t, p=cython.int)
     cdef _push(self, long long time_ns, long long seq, int kind, object obj, long long token)
     @cython.locals(s=cython.int, n=Py_ssize_t, last=cython.int, i=Py_ssize_t, child=Py_ssize_t,

@@ -64,11 +64,14 @@ class RxQueue:
             return
         ring = self.ring
         room = self.ring_size - ring.qlen
-        single = streams[0] if len(streams) == 1 else None
-        taken = dropped = 0
-        while True:
-            s = single
-            if s is None:
+        if len(streams) == 1:
+            single = streams[0]
+            taken = single.take_into(ring, now_ns, room)
+            dropped = taken - room if taken > room > 0 else (taken if room <= 0 else 0)
+        else:
+            taken = dropped = 0
+            while True:
+                s = None
                 best_t = NO_ARRIVAL
                 for x in streams:
                     t = x.next_ns
@@ -76,16 +79,14 @@ class RxQueue:
                         s, best_t = x, t
                 if s is None:
                     break
-            elif s.next_ns == NO_ARRIVAL or s.next_ns > now_ns:
-                break
-            t = s.take()
-            taken += 1
-            if room > 0:
-                ring.push(t, s.taken_flow)
-                room -= 1
-            else:
-                s.taken_flow.dropped += 1
-                dropped += 1
+                t = s.take()
+                taken += 1
+                if room > 0:
+                    ring.push(t, s.taken_flow)
+                    room -= 1
+                else:
+                    s.taken_flow.dropped += 1
+                    dropped += 1
         if taken:
             stats.offered += taken
             if dropped:

@@ -1,6 +1,7 @@
 # C types for traffic.py (Cython pure Python mode; the .py is the source).
 cimport cython
 from procnet.engine.defs cimport *
+from procnet.engine.skbuff cimport SkbQueue
 
 cdef long long RSS_INDIR_SIZE, BLOCK
 
@@ -26,13 +27,18 @@ cdef class ArrivalStream:
     cdef public bint active
     cdef double _phase, _tau
     cdef long long _k, _last
-    cdef long long[::1] _t
-    cdef long long[::1] _fi
+    cdef long long[::1] _t, _fi, _tbuf, _fbuf
     cdef Py_ssize_t _n, _i
     cdef public long long next_ns
     cdef public Flow taken_flow
 
+    @cython.locals(n=Py_ssize_t, gap=cython.double, poisson=bint, nflows=Py_ssize_t, i=Py_ssize_t)
     cpdef _refill(self)
+    @cython.locals(poisson=bint, g=cython.double[::1], acc=cython.double, floor_ns=cython.longlong,
+                   run=cython.longlong, i=Py_ssize_t, tau=cython.longlong, v=cython.longlong)
+    cdef _block_times(self, object gaps, Py_ssize_t n, double gap)
     @cython.locals(i=Py_ssize_t, t=cython.longlong)
     cpdef long long take(self)
+    @cython.locals(taken=cython.longlong, i=Py_ssize_t, t=cython.longlong, flow=Flow)
+    cpdef long long take_into(self, SkbQueue ring, long long now_ns, long long room)
     cpdef stop(self)

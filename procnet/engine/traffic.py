@@ -83,6 +83,9 @@ class ArrivalStream:
         self._last = start_ns - 1
         self._t = None                  # the block's arrival times
         self._fi = None                 # ... and indexes into flows (None: a single flow)
+        if cython.compiled:             # the compiled engine reuses these for every block
+            self._tbuf = np.empty(BLOCK, dtype=np.int64)
+            self._fbuf = np.empty(BLOCK, dtype=np.int64)
         self._n = 0
         self._i = 0
         self.next_ns = NO_ARRIVAL
@@ -93,38 +96,75 @@ class ArrivalStream:
     def _refill(self) -> None:
         n = BLOCK
         gap = NSEC_PER_SEC / self.rate_pps
-        if self.pattern == "poisson":
-            gaps = self.rng.exponential(gap, n)
-            gaps[0] += self._tau
-            tau = np.cumsum(gaps)
-            self._tau = float(tau[-1])
-        else:   # arrival k at (k + phase) gaps, computed directly so rounding never drifts
-            tau = (np.arange(self._k, self._k + n) + self._phase) * gap
-        tau = np.floor(tau).astype(np.int64)
-        if self.on_ns:
-            tau = (tau // self.on_ns) * self.cycle_ns + tau % self.on_ns
-        t = tau + self.start_ns
-        # Strictly increasing integer times (two arrivals never share a nanosecond).
-        k = np.arange(n, dtype=np.int64)
-        t = np.maximum.accumulate(np.maximum(t - k, self._last + 1)) + k
-        self._last = int(t[-1])
+        poisson = self.pattern == "poisson"
         nflows = len(self.flows)
-        if nflows == 1:
-            idx = None
-        elif self.pattern == "poisson":
-            idx = self.rng.integers(0, nflows, n)
-        else:
-            idx = (np.arange(self._k, self._k + n) + 1) % nflows
-        self._k += n
+        gaps = self.rng.exponential(gap, n) if poisson else None
+        idx = self.rng.integers(0, nflows, n) if poisson and nflows > 1 else None
         if cython.compiled:
-            self._t = t
-            self._fi = idx
+            self._block_times(gaps, n, gap)
+            self._t = self._tbuf
+            if nflows == 1:
+                self._fi = None
+            elif poisson:
+                self._fi = idx
+            else:
+                for i in range(n):
+                    self._fbuf[i] = (self._k + i + 1) % nflows
+                self._fi = self._fbuf
         else:
+            if poisson:
+                gaps[0] += self._tau
+                tau = np.cumsum(gaps)
+                self._tau = float(tau[-1])
+            else:   # arrival k at (k + phase) gaps, computed directly so rounding never drifts
+                tau = (np.arange(self._k, self._k + n) + self._phase) * gap
+            tau = np.floor(tau).astype(np.int64)
+            if self.on_ns:
+                tau = (tau // self.on_ns) * self.cycle_ns + tau % self.on_ns
+            t = tau + self.start_ns
+            # Strictly increasing integer times (two arrivals never share a nanosecond).
+            k = np.arange(n, dtype=np.int64)
+            t = np.maximum.accumulate(np.maximum(t - k, self._last + 1)) + k
+            self._last = int(t[-1])
             self._t = t.tolist()
-            self._fi = None if idx is None else idx.tolist()
+            if nflows == 1:
+                self._fi = None
+            elif poisson:
+                self._fi = idx.tolist()
+            else:
+                self._fi = ((np.arange(self._k, self._k + n) + 1) % nflows).tolist()
+        self._k += n
         self._n = n
         self._i = 0
         self.next_ns = self._t[0]
+
+    def _block_times(self, gaps, n: int, gap: float) -> None:
+        """The arrival times of _refill's numpy branch, one at a time into _tbuf (what the
+        compiled engine runs): the same operations in the same order, floating point included,
+        so both give the same times."""
+        poisson = gaps is not None
+        if poisson:
+            g = gaps
+        acc = self._tau
+        floor_ns = self._last + 1        # never before the previous block's last arrival + 1
+        run = floor_ns
+        for i in range(n):
+            if poisson:
+                acc = acc + g[i]
+            else:
+                acc = (self._k + i + self._phase) * gap
+            tau = int(acc)               # floor: tau >= 0
+            if self.on_ns:
+                tau = (tau // self.on_ns) * self.cycle_ns + tau % self.on_ns
+            v = tau + self.start_ns - i
+            if v < floor_ns:
+                v = floor_ns
+            if v > run:
+                run = v
+            self._tbuf[i] = run + i
+        if poisson:
+            self._tau = acc
+        self._last = self._tbuf[n - 1]
 
     def take(self) -> int:
         """The next arrival's time (next_ns); its flow is left in `taken_flow`."""
@@ -138,6 +178,27 @@ class ArrivalStream:
         else:
             self._refill()
         return t
+
+    def take_into(self, ring, now_ns: int, room: int) -> int:
+        """take() every arrival up to now_ns into `ring`, the first `room` of them (a full
+        ring drops the rest, counted on their flows). Returns how many were taken."""
+        taken = 0
+        while self.next_ns != NO_ARRIVAL and self.next_ns <= now_ns:
+            i = self._i
+            t = self.next_ns
+            flow = self.flows[0] if self._fi is None else self.flows[self._fi[i]]
+            if taken < room:
+                ring.push(t, flow)
+            else:
+                flow.dropped += 1
+            taken += 1
+            i += 1
+            if i < self._n:
+                self._i = i
+                self.next_ns = self._t[i]
+            else:
+                self._refill()
+        return taken
 
     def stop(self) -> None:
         self.active = False
