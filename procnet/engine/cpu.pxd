@@ -17,5 +17,6 @@ cdef class Cpu:
     cdef public long long chunk_start, chunk_end, idle_since, slice_end_ns, ctxt
     cdef public long long net_rx_softirqs, delivered, acct_from, irq_seen_ns
     cdef public long long[::1] acct_ns
-    cdef public dict irqs
+    cdef public long long ipi_cal, ipi_res
+    cdef public dict irqs_other
     cdef public double irq_avg

@@ -59,7 +59,9 @@ class Cpu:
         self.acct_ns = array("q", bytes(8 * len(BUCKETS)))   # ns per bucket (BUCKETS order)
         self.ctxt = 0
         self.net_rx_softirqs = 0          # NET_RX entries in /proc/softirqs
-        self.irqs: dict[str, int] = {"CAL": 0, "RES": 0}
+        self.ipi_cal = 0                  # function-call IPIs taken (CAL in /proc/interrupts)
+        self.ipi_res = 0                  # rescheduling IPIs taken (RES)
+        self.irqs_other: dict[str, int] = {}   # other arch vectors, when set (see irqs)
         self.ksoftirqd = None
         self.backlog_thread = None        # seed 002's backlog_napi/N
         self.delivered = 0
@@ -77,6 +79,11 @@ class Cpu:
     def acct(self) -> "CpuTimes":
         """The time buckets as a mapping, e.g. acct["softirq"] (ns; writable)."""
         return CpuTimes(self.acct_ns)
+
+    @property
+    def irqs(self) -> "CpuIrqs":
+        """Arch interrupt counts by /proc/interrupts symbol, e.g. irqs["CAL"] (writable)."""
+        return CpuIrqs(self)
 
     @property
     def chunk(self) -> tuple | None:
@@ -115,6 +122,38 @@ class CpuTimes(MutableMapping):
 
     def __len__(self) -> int:
         return len(BUCKETS)
+
+
+class CpuIrqs(MutableMapping):
+    """A CPU's arch interrupt counts by symbol: CAL and RES are the engine's own counters
+    (Cpu.ipi_cal, ipi_res), any other symbol lives in Cpu.irqs_other."""
+
+    _FIELDS = {"CAL": "ipi_cal", "RES": "ipi_res"}
+
+    def __init__(self, cpu: Cpu) -> None:
+        self._cpu = cpu
+
+    def __getitem__(self, sym: str) -> int:
+        field = self._FIELDS.get(sym)
+        return getattr(self._cpu, field) if field else self._cpu.irqs_other[sym]
+
+    def __setitem__(self, sym: str, n: int) -> None:
+        field = self._FIELDS.get(sym)
+        if field:
+            setattr(self._cpu, field, n)
+        else:
+            self._cpu.irqs_other[sym] = n
+
+    def __delitem__(self, sym: str) -> None:
+        if sym in self._FIELDS:
+            raise TypeError(f"{sym} cannot be removed")
+        del self._cpu.irqs_other[sym]
+
+    def __iter__(self):
+        return iter([*self._FIELDS, *self._cpu.irqs_other])
+
+    def __len__(self) -> int:
+        return len(self._FIELDS) + len(self._cpu.irqs_other)
 
 
 def _bucket_index(bucket: str) -> int:

@@ -85,6 +85,7 @@ cdef class NetCore:
     cdef bint skb_flow_limit(self, long long hash_, Py_ssize_t qlen, int this_cpu) except -1
 
     # scheduling NAPIs
+    @cython.locals(queued=SoftnetData)
     cdef napi_schedule_rps(self, SoftnetData sd, SoftnetData mysd)
     @cython.locals(thread=Task, local_shortcut=bint, c=Cpu)
     cdef ____napi_schedule(self, SoftnetData sd, Napi napi)

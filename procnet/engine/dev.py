@@ -171,7 +171,7 @@ class NetCore:
         for c in dcfg.irq_cpus:
             if not 0 <= c < self.cfg.cpus:
                 raise ValueError(f"{dcfg.name}: irq cpu {c} out of range 0..{self.cfg.cpus - 1}")
-        dev = NetDevice(dcfg, self._next_ifindex, self._next_irq)
+        dev = NetDevice(dcfg, self._next_ifindex, self._next_irq, self.cfg.cpus)
         self._next_ifindex += 1
         if not dcfg.loopback:
             self._next_irq += len(dev.rxqs)
@@ -249,7 +249,7 @@ class NetCore:
 
     def rxq_interrupt(self, rxq, cpu) -> None:
         """The driver's hardirq handler: napi_schedule() (NAPI) or netif_rx() per packet."""
-        rxq.irq_counts[cpu.id] = rxq.irq_counts.get(cpu.id, 0) + 1
+        rxq.irqs_per_cpu[cpu.id] += 1
         if not rxq.dev.running:
             return
         if rxq.dev.napi_driver:
@@ -347,7 +347,10 @@ class NetCore:
                     # *this* CPU's backlog. sd keeps SCHED and nobody will poll it.
                     self.____napi_schedule(mysd, mysd.backlog)
                 return
-            if sd not in mysd.rps_ipi_list:
+            for queued in mysd.rps_ipi_list:     # identity, not ==: a scan of pointers
+                if queued is sd:
+                    break
+            else:
                 mysd.rps_ipi_list.append(sd)
             if not mysd.in_net_rx_action and not mysd.in_napi_threaded_poll:
                 self.raise_net_rx(self.cpus[mysd.cpu])
@@ -417,7 +420,7 @@ class NetCore:
         """net_rps_send_ipi(): one IPI per listed remote softnet_data whose CPU is online.
         Returns the sender's cost."""
         cost = 0
-        lst, mysd.rps_ipi_list = mysd.rps_ipi_list, []
+        lst, mysd.rps_ipi_list = mysd.rps_ipi_list, mysd.rps_ipi_spare
         for remsd in lst:
             target = self.cpus[remsd.cpu]
             if target.online:
@@ -425,6 +428,8 @@ class NetCore:
                 self.stats.ipis_sent += 1
                 remsd.ipi_inflight += 1
                 self.eq.after(self.c.ipi_latency_ns, EV_IPI_ARRIVE, remsd)
+        lst.clear()
+        mysd.rps_ipi_spare = lst
         return cost
 
     # ------------------------------------------------------------------ polling
@@ -614,8 +619,11 @@ class NetCore:
         sd = self.softnet[cpu.id]
         sd.in_net_rx_action = True
         cpu.in_net_rx = True
-        cpu.net_rx_list, sd.poll_list = sd.poll_list, []
-        cpu.net_rx_repoll = []
+        # list_splice_init(&sd->poll_list, &list): the lists change places, none is made.
+        spare = cpu.net_rx_list
+        spare.clear()
+        cpu.net_rx_list, sd.poll_list = sd.poll_list, spare
+        cpu.net_rx_repoll.clear()
         cpu.net_rx_budget = self.sysctl.netdev_budget
         usecs_to_jiffies = -(-self.sysctl.netdev_budget_usecs * self.hz // 1_000_000)
         cpu.net_rx_time_limit = self.jiffies() + usecs_to_jiffies
@@ -628,7 +636,7 @@ class NetCore:
                 sd.in_net_rx_action = False
                 if sd.poll_list:                     # refilled while we ran: start again
                     sd.in_net_rx_action = True
-                    cpu.net_rx_list, sd.poll_list = sd.poll_list, []
+                    cpu.net_rx_list, sd.poll_list = sd.poll_list, cpu.net_rx_list
                     self.net_rx_action_poll_one(cpu)
                     return
                 if not sd.rps_ipi_list:
@@ -660,8 +668,12 @@ class NetCore:
     def _net_rx_action_exit(self, cpu, sd, dispatch: bool = True) -> None:
         """net_rx_action() exit: poll_list = unprocessed + added meanwhile + repoll; re-raise
         NET_RX if non-empty; send pending RPS IPIs."""
-        new = cpu.net_rx_list + sd.poll_list + cpu.net_rx_repoll
-        sd.poll_list = new
+        new = cpu.net_rx_list
+        new.extend(sd.poll_list)
+        new.extend(cpu.net_rx_repoll)
+        sd.poll_list.clear()
+        cpu.net_rx_repoll.clear()
+        cpu.net_rx_list, sd.poll_list = sd.poll_list, new
         for n in new:
             n.on_poll_list = cpu.id
         if new:

@@ -401,7 +401,7 @@ class Machine(NetCore):
             if cpu.chunk_kind == NO_CHUNK:
                 remote = t.cpu != self.curr_cpu
                 if remote and wakeup:
-                    cpu.irqs["RES"] += 1         # reschedule IPI to wake an idle CPU
+                    cpu.ipi_res += 1             # reschedule IPI to wake an idle CPU
                 self._kick(cpu, self.c.wakeup_latency_ns if wakeup else 0)
             else:
                 cpu.need_resched = True
@@ -560,7 +560,7 @@ class Machine(NetCore):
         self._cost_acc = 0
         self.ctx = CTX_HARDIRQ
         if isinstance(src, SoftnetData):        # an RPS IPI (CALL_FUNCTION_SINGLE)
-            cpu.irqs["CAL"] += 1
+            cpu.ipi_cal += 1
             self.rps_trigger_softirq(src, cpu)
         else:                                   # a NIC rx queue's interrupt
             self.rxq_interrupt(src, cpu)
@@ -1011,8 +1011,8 @@ class Machine(NetCore):
             per_cpu.append({"cpu": c.id, "online": c.online, **{f"{k}_ns": v for k, v in acct.items()},
                             "util": round(busy / now, 4) if now else 0.0,
                             "delivered": c.delivered, "context_switches": c.ctxt,
-                            "net_rx_softirqs": c.net_rx_softirqs, "ipi_cal": c.irqs["CAL"],
-                            "ipi_res": c.irqs["RES"]})
+                            "net_rx_softirqs": c.net_rx_softirqs, "ipi_cal": c.ipi_cal,
+                            "ipi_res": c.ipi_res})
         s = self.stats
         out = {
             "time_ns": now,

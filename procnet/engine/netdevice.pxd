@@ -24,7 +24,7 @@ cdef class RxQueue:
     cdef public object rps_mask
     cdef public long long rps_flow_cnt
     cdef public object irq
-    cdef public dict irq_counts
+    cdef public long long[::1] irqs_per_cpu
 
     @cython.locals(best=cython.longlong, t=cython.longlong, s=ArrivalStream)
     cpdef long long next_arrival_ns(self)

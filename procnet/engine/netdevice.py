@@ -13,6 +13,8 @@ Simplifications:
 """
 from __future__ import annotations
 
+from array import array
+
 import cython
 
 from .config import NetDeviceConfig
@@ -29,9 +31,11 @@ NETREG_UNREGISTERED = "unregistered"
 
 class RxQueue:
     __slots__ = ("dev", "index", "ring", "ring_size", "streams", "napi", "irq_cpu",
-                 "irq_armed", "irq_token", "rps_map", "rps_mask", "rps_flow_cnt", "irq_counts", "irq")
+                 "irq_armed", "irq_token", "rps_map", "rps_mask", "rps_flow_cnt", "irqs_per_cpu",
+                 "irq")
 
-    def __init__(self, dev: "NetDevice", index: int, irq_cpu: int | None, weight: int) -> None:
+    def __init__(self, dev: "NetDevice", index: int, irq_cpu: int | None, weight: int,
+                 ncpus: int) -> None:
         self.dev = dev
         self.index = index
         self.ring = SkbQueue()
@@ -45,7 +49,17 @@ class RxQueue:
         self.rps_mask = 0                # what rps_cpus reads back (= map CPUs)
         self.rps_flow_cnt = 0
         self.irq = None                  # IRQ number, set by the owner (None for lo)
-        self.irq_counts: dict[int, int] = {}   # per CPU, for /proc/interrupts
+        self.irqs_per_cpu = array("q", bytes(8 * ncpus))   # interrupts taken, per CPU
+
+    @property
+    def irq_counts(self) -> dict[int, int]:
+        """{cpu: interrupts taken there} for the CPUs that took any (/proc/interrupts)."""
+        return {c: n for c, n in enumerate(self.irqs_per_cpu) if n}
+
+    @irq_counts.setter
+    def irq_counts(self, counts: dict[int, int]) -> None:
+        for c in range(len(self.irqs_per_cpu)):
+            self.irqs_per_cpu[c] = counts.get(c, 0)
 
     def next_arrival_ns(self) -> int:
         """The earliest next arrival of the queue's streams, or NO_ARRIVAL."""
@@ -96,7 +110,7 @@ class RxQueue:
 class NetDevice:
     """`struct net_device` reduced to what the receive path needs."""
 
-    def __init__(self, cfg: NetDeviceConfig, ifindex: int, irq_base: int) -> None:
+    def __init__(self, cfg: NetDeviceConfig, ifindex: int, irq_base: int, ncpus: int) -> None:
         self.cfg = cfg
         self.name = cfg.name
         self.ifindex = ifindex
@@ -109,7 +123,7 @@ class NetDevice:
         n = 1 if cfg.loopback else cfg.rx_queues
         irqs = cfg.irq_cpus or (0,)
         self.rxqs = [RxQueue(self, i, None if cfg.loopback else irqs[i % len(irqs)],
-                             cfg.napi_weight) for i in range(n)]
+                             cfg.napi_weight, ncpus) for i in range(n)]
         if not cfg.loopback:
             for q in self.rxqs:
                 q.irq = irq_base + q.index

@@ -33,7 +33,7 @@ cdef class SoftnetData:
     cdef public int cpu
     cdef public SkbQueue input_pkt_queue, process_queue
     cdef public Napi backlog
-    cdef public list poll_list, rps_ipi_list
+    cdef public list poll_list, rps_ipi_list, rps_ipi_spare
     cdef public long long processed, dropped, time_squeeze, received_rps
     cdef public long long input_queue_head, input_queue_tail, process_queue_empty
     cdef public long long ipi_inflight, ipi_cancelled

@@ -91,7 +91,7 @@ class SoftnetData:
 
     __slots__ = ("cpu", "input_pkt_queue", "process_queue", "backlog", "poll_list",
                  "processed", "dropped", "time_squeeze", "received_rps", "flow_limit",
-                 "rps_ipi_list", "input_queue_head", "input_queue_tail", "in_net_rx_action",
+                 "rps_ipi_list", "rps_ipi_spare", "input_queue_head", "input_queue_tail", "in_net_rx_action",
                  "in_napi_threaded_poll", "process_queue_empty", "ipi_inflight", "ipi_cancelled")
 
     def __init__(self, cpu: int, weight: int) -> None:
@@ -106,6 +106,7 @@ class SoftnetData:
         self.received_rps = 0
         self.flow_limit: FlowLimit | None = None
         self.rps_ipi_list: list[SoftnetData] = []
+        self.rps_ipi_spare: list[SoftnetData] = []   # net_rps_send_ipi() swaps the two
         self.input_queue_head = 0
         self.input_queue_tail = 0
         self.in_net_rx_action = False

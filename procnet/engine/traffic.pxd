@@ -37,8 +37,11 @@ cdef class ArrivalStream:
     @cython.locals(poisson=bint, g=cython.double[::1], acc=cython.double, floor_ns=cython.longlong,
                    run=cython.longlong, i=Py_ssize_t, tau=cython.longlong, v=cython.longlong)
     cdef _block_times(self, object gaps, Py_ssize_t n, double gap)
-    @cython.locals(i=Py_ssize_t, t=cython.longlong)
+    @cython.locals(t=cython.longlong)
     cpdef long long take(self)
-    @cython.locals(taken=cython.longlong, i=Py_ssize_t, t=cython.longlong, flow=Flow)
+    @cython.locals(taken=cython.longlong, flow=Flow)
     cpdef long long take_into(self, SkbQueue ring, long long now_ns, long long room)
+    cdef inline Flow _flow_at(self, Py_ssize_t i)
+    @cython.locals(i=Py_ssize_t)
+    cdef inline _advance(self)
     cpdef stop(self)

@@ -168,15 +168,9 @@ class ArrivalStream:
 
     def take(self) -> int:
         """The next arrival's time (next_ns); its flow is left in `taken_flow`."""
-        i = self._i
         t = self.next_ns
-        self.taken_flow = self.flows[0] if self._fi is None else self.flows[self._fi[i]]
-        i += 1
-        if i < self._n:
-            self._i = i
-            self.next_ns = self._t[i]
-        else:
-            self._refill()
+        self.taken_flow = self._flow_at(self._i)
+        self._advance()
         return t
 
     def take_into(self, ring, now_ns: int, room: int) -> int:
@@ -184,21 +178,26 @@ class ArrivalStream:
         ring drops the rest, counted on their flows). Returns how many were taken."""
         taken = 0
         while self.next_ns != NO_ARRIVAL and self.next_ns <= now_ns:
-            i = self._i
-            t = self.next_ns
-            flow = self.flows[0] if self._fi is None else self.flows[self._fi[i]]
+            flow = self._flow_at(self._i)
             if taken < room:
-                ring.push(t, flow)
+                ring.push(self.next_ns, flow)
             else:
                 flow.dropped += 1
             taken += 1
-            i += 1
-            if i < self._n:
-                self._i = i
-                self.next_ns = self._t[i]
-            else:
-                self._refill()
+            self._advance()
         return taken
+
+    def _flow_at(self, i: int):
+        return self.flows[0] if self._fi is None else self.flows[self._fi[i]]
+
+    def _advance(self) -> None:
+        """On to the block's next arrival, or to a new block."""
+        i = self._i + 1
+        if i < self._n:
+            self._i = i
+            self.next_ns = self._t[i]
+        else:
+            self._refill()
 
     def stop(self) -> None:
         self.active = False
