@@ -36,9 +36,10 @@ def engine_extensions():
     with open(os.path.join(ENGINE_DIR, "defs.pxd"), "w") as f:
         f.write(pxd)
     # Types come from the .pxd files only; the .py annotations stay documentation. Index
-    # checks are off: the plain-Python run of the same code (tests) keeps them.
+    # checks are off and indexes are never negative in the engine: the plain-Python run of
+    # the same code (the tests run both) keeps Python's checks.
     directives = {"annotation_typing": False, "embedsignature": True, "infer_types": True,
-                  "boundscheck": False, "initializedcheck": False}
+                  "boundscheck": False, "initializedcheck": False, "wraparound": False}
     # cythonize() regenerates C only for changed sources: after a change of directives, all.
     stamp = os.path.join("build", "cython-directives")
     force = not os.path.exists(stamp) or open(stamp).read() != repr(sorted(directives.items()))

@@ -37,10 +37,11 @@ def machine(cpus: int = 4, devices=None, **kw) -> Machine:
 
 
 def make_flow(m: Machine, hash_: int, dev: str = "eth0") -> Flow:
-    """A flow with a chosen 32-bit hash on `dev` (registered in m.flows like generated flows)."""
-    fid = len(m.flows)
+    """A flow with a chosen 32-bit hash on `dev`, registered like generated flows."""
+    fid = m._next_fid
+    m._next_fid += 1
     f = Flow(fid, f"test/{fid}", ("test", fid), hash_ & 0xFFFFFFFF, m.netdevs[dev])
-    m.flows.append(f)
+    m.register_flow(f)
     return f
 
 

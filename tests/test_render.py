@@ -15,6 +15,8 @@ import time
 
 import pytest
 
+from engine_helpers import make_flow
+
 from procnet.engine.config import MachineConfig, NetDeviceConfig, TaskConfig, TrafficConfig
 from procnet.engine.machine import Machine
 from procnet.engine.sched import Task
@@ -159,8 +161,9 @@ def test_softnet_exact_hand_made():
     sd.received_rps = 7
     m.set_flow_limit_cpu_bitmap(0b10)
     sd.flow_limit.count = 9
-    sd.input_pkt_queue.extend([(0, None)] * 2)
-    sd.process_queue.extend([(0, None)] * 10)
+    f = make_flow(m, 1)                     # any flow: only the queue lengths are shown
+    sd.input_pkt_queue.extend([(0, f)] * 2)
+    sd.process_queue.extend([(0, f)] * 10)
     assert render.softnet_seq_show(m) == (
         "00000000 00000000 00000000 00000000 00000000 00000000 00000000 00000000 00000000 "
         "00000000 00000000 00000000 00000000 00000000 00000000\n"

@@ -51,7 +51,10 @@ cdef class NetCore:
     cdef public long long _next_fid, _next_ifindex, _next_irq, _kthreads_created
     cdef public object kthread_fail_at, delivery_trace, trace_napi_poll
     cdef public str felix_variant
-    cdef list _rps_batch, _rps_order
+    cdef public list flows_by_id
+    cdef long long[::1] _flow_hash
+    cdef list _rps_batch
+    cdef long long[::1] _rps_order
     cdef SkbQueue _rps_inline
 
     # the CPU model (Machine implements these)
@@ -76,7 +79,7 @@ cdef class NetCore:
     # entry points
     @cython.locals(target=cython.int)
     cpdef netif_rx(self, long long t_ns, Flow flow, Cpu cpu, RxQueue rxq)
-    @cython.locals(m=list, tcpu=cython.int, c=Cpu)
+    @cython.locals(m=cython.longlong[::1], tcpu=cython.int, c=Cpu)
     cpdef int get_rps_cpu(self, RxQueue rxq, long long hash_) except? -2
     @cython.locals(dev=NetDevice, sd=SoftnetData, qlen=Py_ssize_t, max_backlog=cython.longlong)
     cpdef bint enqueue_to_backlog(self, long long t_ns, Flow flow, int target,
@@ -101,7 +104,7 @@ cdef class NetCore:
     cpdef deliver(self, long long t_ns, Flow flow, int run_cpu, long long t_done)
     @cython.locals(latency=LatencyHistogram, t=cython.longlong, fast=cython.longlong,
                    t_ns=cython.longlong, flow=Flow, dev=NetDevice, i=Py_ssize_t, sd=SoftnetData,
-                   c=Cpu)
+                   c=Cpu, flows=list)
     cdef deliver_batch(self, SkbQueue q, Py_ssize_t n, int run_cpu, long long t_first,
                        long long step)
     @cython.locals(sd=SoftnetData, cost=cython.longlong, work=cython.longlong,
@@ -109,14 +112,14 @@ cdef class NetCore:
     cdef (long long, long long) process_backlog(self, Napi napi, long long quota, int run_cpu,
                                                 long long t0) except *
     @cython.locals(k=Py_ssize_t, sd=SoftnetData, qlen=Py_ssize_t, max_backlog=cython.longlong,
-                   last=cython.longlong, flow=Flow, dev=NetDevice, t_ns=cython.longlong,
-                   mysd=SoftnetData)
-    cdef enqueue_batch(self, SkbQueue q, int target, int this_cpu)
-    @cython.locals(rxq=RxQueue, ring=SkbQueue, c=Costs, work=cython.longlong, rps_map=list,
+                   last=cython.longlong, t_ns=cython.longlong, mysd=SoftnetData)
+    cdef enqueue_batch(self, SkbQueue q, int target, int this_cpu, NetDevice dev)
+    @cython.locals(rxq=RxQueue, ring=SkbQueue, c=Costs, work=cython.longlong,
+                   rps_map=cython.longlong[::1],
                    step=cython.longlong, cost=cython.longlong, n=cython.longlong, cpus=list,
-                   batches=list, order=list, inline=SkbQueue, t_ns=cython.longlong, flow=Flow,
-                   h=cython.longlong, tcpu=cython.int, batch=SkbQueue, i=Py_ssize_t,
-                   t_done=cython.longlong, target=Cpu)
+                   batches=list, norder=Py_ssize_t, inline=SkbQueue, t_ns=cython.longlong,
+                   fid=cython.longlong, h=cython.longlong, tcpu=cython.int, batch=SkbQueue,
+                   i=Py_ssize_t, t_done=cython.longlong, target=Cpu)
     cdef (long long, long long) napi_poll_device(self, Napi napi, long long quota, Cpu cpu,
                                                  long long t0) except *
     @cython.locals(weight=cython.longlong, work=cython.longlong, cost=cython.longlong)

@@ -22,6 +22,7 @@ Simplifications:
 """
 from __future__ import annotations
 
+from array import array
 from dataclasses import fields, replace
 
 import cython
@@ -106,7 +107,11 @@ class NetCore:
         self.preempt_rt = cfg.preempt_rt
         self.use_backlog_threads = cfg.use_backlog_threads
         self.sysctl = NetCoreSysctls(cfg.hz)
-        self.softnet = [SoftnetData(c, self.sysctl.dev_weight) for c in range(cfg.cpus)]
+        # Every flow the machine ever had, by id: packets in queues carry only the id.
+        self.flows_by_id: list[Flow] = []
+        self._flow_hash = array("q", bytes(8 * 64))   # flow id -> flow hash (for RPS)
+        self.softnet = [SoftnetData(c, self.sysctl.dev_weight, self.flows_by_id)
+                        for c in range(cfg.cpus)]
         self.netdevs: dict[str, NetDevice] = {}
         self.traffic: dict[str, object] = {}
         self.flows: list[Flow] = []            # flows of live sources and UDP_RR pairs
@@ -128,9 +133,9 @@ class NetCore:
         self.trace_napi_poll = None
         # Scratch of napi_poll_device(): packets per RPS target, the targets in the order they
         # first appear, packets processed on the polling CPU.
-        self._rps_batch = [SkbQueue() for _ in range(cfg.cpus)]
-        self._rps_order: list[int] = []
-        self._rps_inline = SkbQueue()
+        self._rps_batch = [SkbQueue(self.flows_by_id) for _ in range(cfg.cpus)]
+        self._rps_order = array("q", bytes(8 * cfg.cpus))
+        self._rps_inline = SkbQueue(self.flows_by_id)
 
     # ------------------------------------------------------------------ the CPU model
     # What the receive path asks of the CPUs it runs on. Machine (machine.py) implements these;
@@ -171,7 +176,7 @@ class NetCore:
         for c in dcfg.irq_cpus:
             if not 0 <= c < self.cfg.cpus:
                 raise ValueError(f"{dcfg.name}: irq cpu {c} out of range 0..{self.cfg.cpus - 1}")
-        dev = NetDevice(dcfg, self._next_ifindex, self._next_irq, self.cfg.cpus)
+        dev = NetDevice(dcfg, self._next_ifindex, self._next_irq, self.cfg.cpus, self.flows_by_id)
         self._next_ifindex += 1
         if not dcfg.loopback:
             self._next_irq += len(dev.rxqs)
@@ -186,8 +191,19 @@ class NetCore:
     def _new_flow(self, name: str, dev: NetDevice, tuple5: tuple) -> Flow:
         f = Flow(self._next_fid, name, tuple5, flow_hash(tuple5, self.cfg.seed), dev)
         self._next_fid += 1
-        self.flows.append(f)
+        self.register_flow(f)
         return f
+
+    def register_flow(self, f: Flow) -> None:
+        """A new flow of the machine (its id the next one): a live flow (`flows`), and
+        `flows_by_id[f.fid]` for as long as the machine lives, as packets refer to it by id."""
+        if f.fid != len(self.flows_by_id):
+            raise ValueError(f"flow id {f.fid} is not the next one ({len(self.flows_by_id)})")
+        if f.fid >= len(self._flow_hash):
+            self._flow_hash = array("q", self._flow_hash) + array("q", bytes(8 * f.fid))
+        self._flow_hash[f.fid] = f.hash
+        self.flows_by_id.append(f)
+        self.flows.append(f)
 
     def add_traffic(self, tcfg: TrafficConfig):
         """Start a seeded traffic source on a device's rx queues."""
@@ -199,8 +215,9 @@ class NetCore:
         if dev.loopback:
             raise ValueError("traffic on lo comes from tasks (udp_rr), not from a generator")
         src = make_source(tcfg, dev, self.cfg.seed, self._next_fid, self.eq.now_ns)
+        for f in src.flows:
+            self.register_flow(f)
         self._next_fid += len(src.flows)
-        self.flows.extend(src.flows)
         for q, stream in src.streams:
             rxq = dev.rxqs[q]
             rxq.fill(self.eq.now_ns, self.stats)
@@ -264,7 +281,7 @@ class NetCore:
         while ring.qlen:
             self._cost_acc += cost
             t = ring.pop()
-            self.netif_rx(t, ring.popped, cpu, rxq)
+            self.netif_rx(t, self.flows_by_id[ring.popped_fid], cpu, rxq)
         self._arm_irq(rxq)
 
     # ------------------------------------------------------------------ entry points
@@ -311,7 +328,7 @@ class NetCore:
                 if qlen == 0 and not sd.backlog.state & NAPI_STATE_SCHED:
                     sd.backlog.state |= NAPI_STATE_SCHED
                     self.napi_schedule_rps(sd, self.softnet[this_cpu])
-                sd.input_pkt_queue.push(t_ns, flow)
+                sd.input_pkt_queue.push(t_ns, flow.fid)
                 sd.input_queue_tail += 1
                 return True
             reason = "flow_limit"
@@ -467,11 +484,12 @@ class NetCore:
         t_first, then one every `step` ns. Per-flow counters and latency stay per packet."""
         latency = self.stats.latency
         trace = self.delivery_trace
+        flows = self.flows_by_id
         t = t_first
         fast = 0
         for _ in range(n):
             t_ns = q.pop()
-            flow = q.popped
+            flow = flows[q.popped_fid]
             dev = flow.dev
             if flow.sink is None and dev.running:
                 flow.delivered += 1
@@ -517,17 +535,15 @@ class NetCore:
         sd.input_queue_head += work
         return work, cost
 
-    def enqueue_batch(self, q: SkbQueue, target: int, this_cpu: int) -> None:
-        """enqueue_to_backlog() for all packets of q (one device, one target CPU), in order.
-        When every packet is accepted without reaching the flow-limit test, this is one splice;
-        otherwise it is the per-packet path, so drops and flow-limit stay exact."""
+    def enqueue_batch(self, q: SkbQueue, target: int, this_cpu: int, dev: NetDevice) -> None:
+        """enqueue_to_backlog() for all packets of q (from one device, for one target CPU), in
+        order. When every packet is accepted without reaching the flow-limit test, this is one
+        splice; otherwise it is the per-packet path, so drops and flow-limit stay exact."""
         k = q.qlen
         sd = self.softnet[target]
         qlen = sd.input_pkt_queue.qlen
         max_backlog = self.sysctl.netdev_max_backlog
         last = qlen + k - 1
-        flow = q.peek_flow()
-        dev = flow.dev
         mysd = self.softnet[this_cpu]
         if dev.running and (max_backlog < 0 or (
                 last <= max_backlog and (mysd.flow_limit is None or last < max_backlog >> 1))):
@@ -539,7 +555,7 @@ class NetCore:
             return
         while q.qlen:
             t_ns = q.pop()
-            self.enqueue_to_backlog(t_ns, q.popped, target, this_cpu)
+            self.enqueue_to_backlog(t_ns, self.flows_by_id[q.popped_fid], target, this_cpu)
 
     def napi_poll_device(self, napi, quota: int, cpu, t0: int) -> tuple[int, int]:
         """A NAPI driver's poll: up to `quota` packets from the ring via netif_receive_skb():
@@ -561,13 +577,14 @@ class NetCore:
             cpus = self.cpus
             batches = self._rps_batch
             order = self._rps_order
+            norder = 0
             inline = self._rps_inline
             inline_done = None
             cost = 0
             for _ in range(work):
                 t_ns = ring.pop()
-                flow = ring.popped
-                h = flow.hash
+                fid = ring.popped_fid
+                h = self._flow_hash[fid]
                 cost += c.driver_rx_ns
                 tcpu = rps_map[(h * n) >> 32] if h else -1
                 if tcpu >= 0:
@@ -578,21 +595,22 @@ class NetCore:
                     cost += c.enqueue_ns
                     batch = batches[tcpu]
                     if not batch.qlen:
-                        order.append(tcpu)
-                    batch.push(t_ns, flow)
+                        order[norder] = tcpu
+                        norder += 1
+                    batch.push(t_ns, fid)
                 else:
                     cost += c.protocol_ns
-                    inline.push(t_ns, flow)
+                    inline.push(t_ns, fid)
                     if inline_done is None:
                         inline_done = []
                     inline_done.append(t0 + cost)
-            for tcpu in order:
-                self.enqueue_batch(batches[tcpu], tcpu, cpu.id)
-            order.clear()
+            for i in range(norder):
+                tcpu = order[i]
+                self.enqueue_batch(batches[tcpu], tcpu, cpu.id, rxq.dev)
             if inline_done is not None:
                 for t_done in inline_done:
                     t_ns = inline.pop()
-                    self.deliver(t_ns, inline.popped, cpu.id, t_done)
+                    self.deliver(t_ns, self.flows_by_id[inline.popped_fid], cpu.id, t_done)
         if work < quota:
             napi.state &= ~SCHED_BITS                # napi_complete_done()
             self._arm_irq(rxq)
@@ -646,7 +664,8 @@ class NetCore:
                     return
             self._net_rx_action_exit(cpu, sd)
             return
-        napi = cpu.net_rx_list.pop(0)
+        napi = cpu.net_rx_list[0]
+        del cpu.net_rx_list[0]                       # (list.pop(0) is a method call compiled)
         napi.on_poll_list = None
         self._cost_acc = 0
         fixed = self.c.napi_poll_ns
@@ -813,8 +832,9 @@ class NetCore:
         online = sum(1 << c for c in self.online_cpus())
         eff = mask & online
         rxq = dev.rxqs[queue]
-        rxq.rps_map = [c for c in range(self.cfg.cpus) if eff >> c & 1] or None
-        rxq.rps_mask = eff if rxq.rps_map else 0
+        cpus = [c for c in range(self.cfg.cpus) if eff >> c & 1]
+        rxq.rps_map = array("q", cpus) if cpus else None
+        rxq.rps_mask = eff if cpus else 0
         return rxq.rps_mask
 
     def set_model(self, name: str, value) -> None:
@@ -1004,7 +1024,7 @@ class NetCore:
             for queue in (oldsd.process_queue, oldsd.input_pkt_queue):
                 while queue.qlen:
                     t_ns = queue.pop()
-                    flow = queue.popped
+                    flow = self.flows_by_id[queue.popped_fid]
                     oldsd.input_queue_head += 1
                     dev = flow.dev
                     rxq = dev.rxqs[rss_queue(flow.hash, len(dev.rxqs))]

@@ -14,8 +14,8 @@ cdef class EventQueue:
     cdef public long long popped_token
     cdef list _heap
     cdef Py_ssize_t _n, _cap
-    cdef long long[::1] _time, _seqno, _token
-    cdef int[::1] _kind, _heap_slots
+    cdef long long[::1] _ht, _hs, _token
+    cdef int[::1] _hslot, _kind
     cdef int[::1] _free
     cdef Py_ssize_t _nfree
     cdef list _obj
@@ -26,9 +26,9 @@ cdef class EventQueue:
     cpdef int pop(self) except? -1
     cdef _alloc(self, Py_ssize_t n)
     cdef _grow(self)
-    cdef inline bint _before(self, int a, int b) noexcept
-    @cython.locals(s=cython.int, i=Py_ssize_t, parent=Py_ssize_t, p=cython.int)
+    @cython.locals(s=cython.int, i=Py_ssize_t, parent=Py_ssize_t, pt=cython.longlong)
     cdef _push(self, long long time_ns, long long seq, int kind, object obj, long long token)
-    @cython.locals(s=cython.int, n=Py_ssize_t, last=cython.int, i=Py_ssize_t, child=Py_ssize_t,
-                   c=cython.int)
+    @cython.locals(s=cython.int, n=Py_ssize_t, i=Py_ssize_t, child=Py_ssize_t,
+                   lt=cython.longlong, ls=cython.longlong, lslot=cython.int, ct=cython.longlong,
+                   cs=cython.longlong, rt=cython.longlong)
     cdef int _pop(self) except? -1

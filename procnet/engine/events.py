@@ -52,7 +52,7 @@ class EventQueue:
     def head_ns(self) -> int:
         """Time of the next event, or NO_EVENT."""
         if cython.compiled:
-            return self._time[self._heap_slots[0]] if self._n else NO_EVENT
+            return self._ht[0] if self._n else NO_EVENT
         return self._heap[0][0] if self._heap else NO_EVENT
 
     def next_time(self) -> int | None:
@@ -72,15 +72,16 @@ class EventQueue:
         return self._n if cython.compiled else len(self._heap)
 
     # ------------------------------------------------------------------ compiled heap
-    # Slot s holds one event's fields in _time/_seqno/_kind/_token[s] and _obj[s]; _heap_slots
-    # is a binary min-heap of slot numbers ordered by (time, seq); _free[:_nfree] is a stack
-    # of the unused slots.
+    # Slot s holds one event's payload in _kind/_token[s] and _obj[s]; _free[:_nfree] is a
+    # stack of the unused slots. The binary min-heap keeps each entry's key beside it,
+    # (_ht, _hs)[i] = (time, seq), with its slot in _hslot[i], so sifting compares numbers that
+    # sit together instead of looking them up by slot.
     def _alloc(self, n: int) -> None:
-        self._time = array("q", bytes(8 * n))
-        self._seqno = array("q", bytes(8 * n))
+        self._ht = array("q", bytes(8 * n))
+        self._hs = array("q", bytes(8 * n))
+        self._hslot = array("i", bytes(4 * n))
         self._token = array("q", bytes(8 * n))
         self._kind = array("i", bytes(4 * n))
-        self._heap_slots = array("i", bytes(4 * n))
         self._obj = [None] * n
         self._free = array("i", range(n - 1, -1, -1))
         self._nfree = n
@@ -89,28 +90,21 @@ class EventQueue:
     def _grow(self) -> None:
         """Twice the slots; the events keep theirs (called only when none is free)."""
         n = self._cap
-        self._time = array("q", self._time) + array("q", bytes(8 * n))
-        self._seqno = array("q", self._seqno) + array("q", bytes(8 * n))
+        self._ht = array("q", self._ht) + array("q", bytes(8 * n))
+        self._hs = array("q", self._hs) + array("q", bytes(8 * n))
+        self._hslot = array("i", self._hslot) + array("i", bytes(4 * n))
         self._token = array("q", self._token) + array("q", bytes(8 * n))
         self._kind = array("i", self._kind) + array("i", bytes(4 * n))
-        self._heap_slots = array("i", self._heap_slots) + array("i", bytes(4 * n))
         self._obj = self._obj + [None] * n
         self._free = array("i", range(2 * n - 1, n - 1, -1)) + array("i", bytes(4 * n))
         self._nfree = n
         self._cap = 2 * n
-
-    def _before(self, a: int, b: int) -> bool:
-        """Slot a's event comes before slot b's: earlier time, then earlier seq."""
-        ta, tb = self._time[a], self._time[b]
-        return ta < tb or (ta == tb and self._seqno[a] < self._seqno[b])
 
     def _push(self, time_ns: int, seq: int, kind: int, obj, token: int) -> None:
         if not self._nfree:
             self._grow()
         self._nfree -= 1
         s = self._free[self._nfree]
-        self._time[s] = time_ns
-        self._seqno[s] = seq
         self._kind[s] = kind
         self._token[s] = token
         self._obj[s] = obj
@@ -118,37 +112,46 @@ class EventQueue:
         self._n += 1
         while i > 0:                                  # sift up
             parent = (i - 1) >> 1
-            p = self._heap_slots[parent]
-            if not self._before(s, p):
+            pt = self._ht[parent]
+            if pt < time_ns or (pt == time_ns and self._hs[parent] < seq):
                 break
-            self._heap_slots[i] = p
+            self._ht[i] = pt
+            self._hs[i] = self._hs[parent]
+            self._hslot[i] = self._hslot[parent]
             i = parent
-        self._heap_slots[i] = s
+        self._ht[i] = time_ns
+        self._hs[i] = seq
+        self._hslot[i] = s
 
     def _pop(self) -> int:
-        s = self._heap_slots[0]
+        s = self._hslot[0]
+        self.now_ns = self._ht[0]
         self._n -= 1
         n = self._n
-        if n:
-            last = self._heap_slots[n]
+        if n:                                         # the last entry sifts down from the top
+            lt, ls, lslot = self._ht[n], self._hs[n], self._hslot[n]
             i = 0
-            while True:                               # sift down
+            while True:
                 child = 2 * i + 1
                 if child >= n:
                     break
-                c = self._heap_slots[child]
-                if child + 1 < n and self._before(self._heap_slots[child + 1], c):
-                    child += 1
-                    c = self._heap_slots[child]
-                if not self._before(c, last):
+                ct, cs = self._ht[child], self._hs[child]
+                if child + 1 < n:
+                    rt = self._ht[child + 1]
+                    if rt < ct or (rt == ct and self._hs[child + 1] < cs):
+                        child += 1
+                        ct, cs = rt, self._hs[child]
+                if lt < ct or (lt == ct and ls < cs):
                     break
-                self._heap_slots[i] = c
+                self._ht[i] = ct
+                self._hs[i] = cs
+                self._hslot[i] = self._hslot[child]
                 i = child
-            self._heap_slots[i] = last
-        self.now_ns = self._time[s]
+            self._ht[i] = lt
+            self._hs[i] = ls
+            self._hslot[i] = lslot
         self.popped_obj = self._obj[s]
         self.popped_token = self._token[s]
-        self._obj[s] = None
         self._free[self._nfree] = s
         self._nfree += 1
         return self._kind[s]

@@ -556,7 +556,8 @@ class Machine(NetCore):
         self._run_task_level(cpu)
 
     def _run_hardirq(self, cpu: Cpu) -> None:
-        src = cpu.irq_pending.pop(0)
+        src = cpu.irq_pending[0]
+        del cpu.irq_pending[0]
         self._cost_acc = 0
         self.ctx = CTX_HARDIRQ
         if isinstance(src, SoftnetData):        # an RPS IPI (CALL_FUNCTION_SINGLE)

@@ -20,7 +20,7 @@ cdef class RxQueue:
     cdef public object irq_cpu
     cdef public bint irq_armed
     cdef public long long irq_token
-    cdef public object rps_map
+    cdef public long long[::1] rps_map
     cdef public object rps_mask
     cdef public long long rps_flow_cnt
     cdef public object irq

@@ -35,17 +35,17 @@ class RxQueue:
                  "irq")
 
     def __init__(self, dev: "NetDevice", index: int, irq_cpu: int | None, weight: int,
-                 ncpus: int) -> None:
+                 ncpus: int, flows: list) -> None:
         self.dev = dev
         self.index = index
-        self.ring = SkbQueue()
+        self.ring = SkbQueue(flows)
         self.ring_size = dev.cfg.ring_size
         self.streams: list = []          # ArrivalStreams feeding this queue
         self.napi = Napi(f"{dev.name}-rx-{index}", weight, rxq=self)
         self.irq_cpu = irq_cpu
         self.irq_armed = True
         self.irq_token = 0               # invalidates a scheduled interrupt
-        self.rps_map: list[int] | None = None   # rps_map->cpus[], ascending
+        self.rps_map = None              # rps_map->cpus[], ascending (an int array), or None
         self.rps_mask = 0                # what rps_cpus reads back (= map CPUs)
         self.rps_flow_cnt = 0
         self.irq = None                  # IRQ number, set by the owner (None for lo)
@@ -96,10 +96,10 @@ class RxQueue:
                 t = s.take()
                 taken += 1
                 if room > 0:
-                    ring.push(t, s.taken_flow)
+                    ring.push(t, s.taken_fid)
                     room -= 1
                 else:
-                    s.taken_flow.dropped += 1
+                    s.flows[s.taken_local].dropped += 1
                     dropped += 1
         if taken:
             stats.offered += taken
@@ -110,7 +110,8 @@ class RxQueue:
 class NetDevice:
     """`struct net_device` reduced to what the receive path needs."""
 
-    def __init__(self, cfg: NetDeviceConfig, ifindex: int, irq_base: int, ncpus: int) -> None:
+    def __init__(self, cfg: NetDeviceConfig, ifindex: int, irq_base: int, ncpus: int,
+                 flows: list) -> None:
         self.cfg = cfg
         self.name = cfg.name
         self.ifindex = ifindex
@@ -123,7 +124,7 @@ class NetDevice:
         n = 1 if cfg.loopback else cfg.rx_queues
         irqs = cfg.irq_cpus or (0,)
         self.rxqs = [RxQueue(self, i, None if cfg.loopback else irqs[i % len(irqs)],
-                             cfg.napi_weight, ncpus) for i in range(n)]
+                             cfg.napi_weight, ncpus, flows) for i in range(n)]
         if not cfg.loopback:
             for q in self.rxqs:
                 q.irq = irq_base + q.index

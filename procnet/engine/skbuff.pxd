@@ -6,17 +6,17 @@ cdef Py_ssize_t MIN_CAPACITY
 
 @cython.final
 cdef class SkbQueue:
-    cdef long long[::1] _t
-    cdef list _f
+    cdef public list flows
+    cdef long long[::1] _t, _id
     cdef Py_ssize_t _mask, _head
     cdef public Py_ssize_t qlen
-    cdef public object popped
+    cdef public long long popped_fid
 
     @cython.locals(i=Py_ssize_t)
-    cpdef push(self, long long t_ns, object flow)
+    cpdef push(self, long long t_ns, long long fid)
     @cython.locals(i=Py_ssize_t)
     cpdef long long pop(self)
-    cpdef object peek_flow(self)
+    cpdef long long peek_fid(self)
     @cython.locals(n=Py_ssize_t, i=Py_ssize_t, j=Py_ssize_t)
     cpdef splice_tail_init(self, SkbQueue other)
     @cython.locals(cap=Py_ssize_t, k=Py_ssize_t, j=Py_ssize_t)

@@ -94,10 +94,10 @@ class SoftnetData:
                  "rps_ipi_list", "rps_ipi_spare", "input_queue_head", "input_queue_tail", "in_net_rx_action",
                  "in_napi_threaded_poll", "process_queue_empty", "ipi_inflight", "ipi_cancelled")
 
-    def __init__(self, cpu: int, weight: int) -> None:
+    def __init__(self, cpu: int, weight: int, flows: list) -> None:
         self.cpu = cpu
-        self.input_pkt_queue = SkbQueue()
-        self.process_queue = SkbQueue()
+        self.input_pkt_queue = SkbQueue(flows)
+        self.process_queue = SkbQueue(flows)
         self.backlog = Napi(f"backlog/{cpu}", weight, sd=self)
         self.poll_list: list[Napi] = []
         self.processed = 0

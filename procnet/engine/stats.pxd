@@ -2,6 +2,7 @@
 cimport cython
 
 cdef long long EXACT_BELOW, N_SLOTS
+cdef long long[::1] _BITLEN8
 
 
 @cython.final
@@ -12,7 +13,7 @@ cdef class LatencyHistogram:
     cdef long long[::1] _slots
 
     cpdef record(self, long long value_ns)
-    @cython.locals(shift=cython.int)
+    @cython.locals(x=cython.longlong, shift=cython.int, s=cython.int)
     cdef inline _count(self, long long v)
     cpdef flush(self)
 

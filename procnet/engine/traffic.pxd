@@ -30,18 +30,18 @@ cdef class ArrivalStream:
     cdef long long[::1] _t, _fi, _tbuf, _fbuf
     cdef Py_ssize_t _n, _i
     cdef public long long next_ns
-    cdef public Flow taken_flow
+    cdef long long[::1] _fids
+    cdef public long long taken_fid, taken_local
 
     @cython.locals(n=Py_ssize_t, gap=cython.double, poisson=bint, nflows=Py_ssize_t, i=Py_ssize_t)
     cpdef _refill(self)
     @cython.locals(poisson=bint, g=cython.double[::1], acc=cython.double, floor_ns=cython.longlong,
                    run=cython.longlong, i=Py_ssize_t, tau=cython.longlong, v=cython.longlong)
     cdef _block_times(self, object gaps, Py_ssize_t n, double gap)
-    @cython.locals(t=cython.longlong)
+    @cython.locals(t=cython.longlong, local=Py_ssize_t)
     cpdef long long take(self)
-    @cython.locals(taken=cython.longlong, flow=Flow)
+    @cython.locals(taken=cython.longlong, flow=Flow, local=Py_ssize_t)
     cpdef long long take_into(self, SkbQueue ring, long long now_ns, long long room)
-    cdef inline Flow _flow_at(self, Py_ssize_t i)
     @cython.locals(i=Py_ssize_t)
     cdef inline _advance(self)
     cpdef stop(self)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+from array import array
 from dataclasses import dataclass
 
 import cython
@@ -89,7 +90,9 @@ class ArrivalStream:
         self._n = 0
         self._i = 0
         self.next_ns = NO_ARRIVAL
-        self.taken_flow = None          # the flow of the arrival take() returned last
+        self._fids = array("q", [f.fid for f in flows])    # index in flows -> flow id
+        self.taken_fid = -1             # the flow (id, index) of the arrival take() returned
+        self.taken_local = -1
         if self.active:
             self._refill()
 
@@ -167,9 +170,12 @@ class ArrivalStream:
         self._last = self._tbuf[n - 1]
 
     def take(self) -> int:
-        """The next arrival's time (next_ns); its flow is left in `taken_flow`."""
+        """The next arrival's time (next_ns); its flow's id is left in `taken_fid` (and its
+        index in `flows` in `taken_local`)."""
         t = self.next_ns
-        self.taken_flow = self._flow_at(self._i)
+        local = 0 if self._fi is None else self._fi[self._i]
+        self.taken_local = local
+        self.taken_fid = self._fids[local]
         self._advance()
         return t
 
@@ -178,17 +184,15 @@ class ArrivalStream:
         ring drops the rest, counted on their flows). Returns how many were taken."""
         taken = 0
         while self.next_ns != NO_ARRIVAL and self.next_ns <= now_ns:
-            flow = self._flow_at(self._i)
+            local = 0 if self._fi is None else self._fi[self._i]
             if taken < room:
-                ring.push(self.next_ns, flow)
+                ring.push(self.next_ns, self._fids[local])
             else:
+                flow = self.flows[local]
                 flow.dropped += 1
             taken += 1
             self._advance()
         return taken
-
-    def _flow_at(self, i: int):
-        return self.flows[0] if self._fi is None else self.flows[self._fi[i]]
 
     def _advance(self) -> None:
         """On to the block's next arrival, or to a new block."""
