@@ -23,7 +23,9 @@ then switch", as backlog_threaded_sysctl() does.
 `generation` counts the times engine state may have changed: every engine slice, every
 `advance()` step, every clock setting and every mutating `access()` bumps it before the lock
 is released. Equal generations therefore mean the same state, which lets the file tree reuse
-a render without waiting for the engine (KernelFS, docs/architecture.md §3).
+a render without waiting for the engine (KernelFS, docs/architecture.md §3). `epoch` moves with
+every such change except the realtime clock's own slices: what a reader must never miss (a
+write, a clock setting, an advance). Between two epochs a running machine only moved on.
 """
 from __future__ import annotations
 
@@ -69,6 +71,7 @@ class Runtime:
         self.boot_wall = time.time()
         self.lag_ns = 0                   # how far realtime mode is behind its target
         self.generation = 0               # bumped under the lock after any state change
+        self.epoch = 0                    # ... after any change but a realtime clock slice
         self._anchor()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -90,13 +93,21 @@ class Runtime:
             yield self.machine
         finally:
             if mutates:
-                self.generation += 1
+                self._changed()
             self.lock.release()
 
+    def _changed(self) -> None:
+        """A change a reader must see: called under the lock."""
+        self.generation += 1
+        self.epoch += 1
+
     def state_changed(self) -> None:
-        """Say that engine state changed outside access() (a store that takes its own locks)."""
-        with self.lock:
-            self.generation += 1
+        """Say that engine state changed outside access() (a store that takes its own locks).
+        Through access(), like any file operation: a plain `with self.lock` does not tell the
+        clock thread that someone waits, and lost the lock to its next slice again and again
+        (writes to backlog_threaded took up to 0.4 s under load)."""
+        with self.access():
+            pass
 
     def note_file_op(self) -> None:
         """Called by the file tree for every operation, also for those answered without the
@@ -142,18 +153,16 @@ class Runtime:
     def set_clock_mode(self, mode: str) -> None:
         if mode not in ("realtime", "manual"):
             raise ValueError(f"clock mode must be realtime or manual (got {mode!r})")
-        with self.lock:
+        with self.access():
             self.clock_mode = mode
             self._anchor()
-            self.generation += 1
 
     def set_speed(self, speed: float) -> None:
         if not speed > 0 or speed > 1e6:
             raise ValueError(f"speed must be in (0, 1e6] (got {speed})")
-        with self.lock:
+        with self.access():
             self.speed = float(speed)
             self._anchor()
-            self.generation += 1
 
     def advance(self, duration_ns: int) -> None:
         """Simulate `duration_ns` of virtual time, returning when it is done.
@@ -163,13 +172,12 @@ class Runtime:
         The time simulated until then stays simulated."""
         if duration_ns < 0:
             raise ValueError(f"duration must be >= 0 (got {duration_ns})")
-        with self.lock:
+        with self.access(mutates=False):
             end = self.machine.now_ns + duration_ns
         while True:
-            with self.lock:
+            with self.access():
                 done = self.machine.run_until(end, max_events=SLICE_EVENTS,
                                               should_yield=self._file_op_queued)
-                self.generation += 1
                 if done:
                     if self.clock_mode == "realtime":
                         self._anchor()
@@ -202,7 +210,7 @@ class Runtime:
                     self.clock_mode = "manual"
                     self.machine.log(f"procnet: the engine failed ({type(e).__name__}: {e}); "
                                      "clock/mode is now manual; see the daemon log")
-                    self.generation += 1
+                    self._changed()
 
     def _clock_loop(self) -> None:
         while not self._stop.is_set():
@@ -222,7 +230,7 @@ class Runtime:
                 full_slice = m.eq.events_run - ran0 >= self.slice_events
                 self.lag_ns = max(0, target - m.now_ns)
                 if (m.eq.events_run, m.now_ns, self.lag_ns) != (ran0, now0, lag0):
-                    self.generation += 1
+                    self.generation += 1         # the machine moved on: not a new epoch
             if full_slice and not caught_up:     # a slice cut short for a file op says nothing
                 self._adapt_slice(took)
             self._hand_off()

@@ -1,8 +1,11 @@
-"""KernelFS reuses a render while the runtime's generation stands still, and never after.
+"""KernelFS reuses a render while the runtime's generation stands still, and never after a
+change a reader must see.
 
-The rule (procnet/kernelfs/tree.py): a result is reused only at the generation it was made at,
-and every engine slice, advance step, clock setting and write moves the generation before it
-returns. These tests count the calls of a show() to see which reads rendered.
+The rule (procnet/kernelfs/tree.py): a result is reused at the generation it was made at (every
+engine slice, advance step, clock setting and write moves the generation before it returns),
+and, while the realtime clock runs, for RENDER_SHARE_S across the clock's own slices but never
+across a write, clock setting or advance (the epoch). These tests count the calls of a show()
+to see which reads rendered.
 """
 
 from __future__ import annotations
@@ -104,8 +107,10 @@ def test_the_reuse_is_bounded(monkeypatch):
     assert ("read", "proc/stat") not in fs._renders     # larger than 64 bytes: made per read
 
 
-def test_a_running_machine_is_rendered_again_after_each_slice():
-    """Realtime: a reused render is at most one slice old; a later read sees later state."""
+def test_a_running_machine_is_rendered_again_after_each_slice(monkeypatch):
+    """Realtime: a reused render is at most one slice old; a later read sees later state
+    (with the sharing window off: see the next test)."""
+    monkeypatch.setattr(tree_mod, "RENDER_SHARE_S", 0.0)
     fs, calls = counting_fs("realtime")
     fs.rt.machine.add_traffic(TrafficConfig("t", dev="eth0", flows=16, pps=100_000))
     with fs.rt:
@@ -117,3 +122,26 @@ def test_a_running_machine_is_rendered_again_after_each_slice():
         second = fs.read("procnet/counted")
     assert second != first and len(calls) == 2
     assert int(second.split()[0]) > int(first.split()[0])
+
+
+def test_readers_of_a_running_machine_share_a_render_until_a_change(monkeypatch):
+    """Realtime: within RENDER_SHARE_S a render serves across the clock's own slices, never
+    across a write; the manual clock never shares (its time moves only by request)."""
+    monkeypatch.setattr(tree_mod, "RENDER_SHARE_S", 60.0)
+    fs, calls = counting_fs("realtime")
+    fs.rt.machine.add_traffic(TrafficConfig("t", dev="eth0", flows=16, pps=100_000))
+    with fs.rt:
+        first = fs.read("procnet/counted")
+        g = fs.rt.generation
+        deadline = time.monotonic() + 5
+        while fs.rt.generation < g + 3 and time.monotonic() < deadline:
+            time.sleep(0.001)
+        assert fs.rt.generation >= g + 3                  # the engine ran slices meanwhile
+        assert fs.read("procnet/counted") == first and len(calls) == 1
+        fs.write("proc/sys/net/core/netdev_max_backlog", b"2000\n", 0)
+        assert fs.read("procnet/counted") != first and len(calls) == 2
+    fs, calls = counting_fs("manual")
+    fs.read("procnet/counted")
+    fs.rt.advance(1000)
+    fs.read("procnet/counted")
+    assert len(calls) == 2

@@ -16,6 +16,8 @@ cdef class LatencyHistogram:
     @cython.locals(x=cython.longlong, shift=cython.int, s=cython.int)
     cdef inline _count(self, long long v)
     cpdef flush(self)
+    @cython.locals(seen=cython.longlong, slot=Py_ssize_t)
+    cpdef long long percentile(self, double p)
 
 
 @cython.final

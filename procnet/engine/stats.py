@@ -119,11 +119,18 @@ class LatencyHistogram:
 
     def percentile(self, p: float) -> int:
         """Smallest bucket value v such that at least p% of samples are <= v's bucket."""
-        counts = self.counts
+        self.flush()
         if not self._total:
             return 0
         rank = max(1, -(-self._total * p // 100))
         seen = 0
+        if cython.compiled:              # the slots are in bucket order: no dict to build
+            for slot in range(N_SLOTS):
+                seen += self._slots[slot]
+                if seen >= rank:
+                    return _slot_value(slot)
+            return self._max_ns
+        counts = self._counts
         for key in sorted(counts):
             seen += counts[key]
             if seen >= rank:

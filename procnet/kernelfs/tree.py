@@ -7,8 +7,11 @@ is applied between two engine events). Tests, notebooks and the FUSE glue all us
 Renders are reused while the runtime's `generation` is unchanged, i.e. while no engine slice,
 advance step or write has happened since: an idle machine is rendered once, not per read, and
 a reader of a running machine sees the state at the last slice boundary (at most one slice,
-about 2 ms of wall time, old) without stopping the engine for it. A write bumps the
-generation before it returns, so a read after a write always sees it.
+about 2 ms of wall time, old) without stopping the engine for it. While the realtime clock
+runs, a render is also shared for RENDER_SHARE_S of wall time across the clock's own slices
+(never across a write, a clock setting or an advance: the runtime's `epoch`), so readers of a
+busy machine do not each stop it for a state a millisecond newer. A write bumps both before
+it returns, so a read after a write always sees it.
 """
 from __future__ import annotations
 
@@ -30,6 +33,7 @@ LOG_MAX_CHARS = 240
 # Reused renders: how many, and the largest one kept (bigger renders are made per read).
 RENDER_CACHE_ENTRIES = 256
 RENDER_CACHE_MAX_BYTES = 64 << 10
+RENDER_SHARE_S = 0.001     # a running machine's render serves this long (wall time), see above
 
 
 @dataclass(frozen=True)
@@ -74,7 +78,8 @@ class KernelFS:
         for e in self.table:
             if "<" not in e.path:
                 self._static.setdefault(e.path, e)          # the first entry wins, as below
-        self._renders: dict[tuple, tuple[int, object]] = {}   # key -> (generation, result)
+        # key -> (generation, epoch, time rendered, result)
+        self._renders: dict[tuple, tuple[int, int, float, object]] = {}
         self._log_window = float("-inf")   # ratelimit of control-file error messages
         self._log_count = 0
         self._log_missed = 0
@@ -153,15 +158,17 @@ class KernelFS:
         rt = self.rt
         rt.note_file_op()
         hit = self._renders.get(key)
-        if hit is not None and hit[0] == rt.generation:
-            return hit[1]
+        if hit is not None and (hit[0] == rt.generation or (
+                hit[1] == rt.epoch and rt.clock_mode == "realtime"
+                and time.monotonic() - hit[2] < RENDER_SHARE_S)):
+            return hit[3]
         with rt.access(mutates=False):
-            generation = rt.generation
+            generation, epoch = rt.generation, rt.epoch
             result = make()
         if len(self._renders) >= RENDER_CACHE_ENTRIES:
             self._renders.clear()          # bounded: start over rather than track recency
         if not isinstance(result, bytes) or len(result) <= RENDER_CACHE_MAX_BYTES:
-            self._renders[key] = (generation, result)
+            self._renders[key] = (generation, epoch, time.monotonic(), result)
         return result
 
     # ------------------------------------------------------------------ Tree protocol
