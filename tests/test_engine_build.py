@@ -134,3 +134,25 @@ def test_latency_buckets_keep_the_top_8_bits():
         want[key] = want.get(key, 0) + 1
     assert h.counts == want
     assert (h.total, h.sum_ns, h.max_ns) == (len(values), sum(values), max(values))
+
+
+@pytest.mark.parametrize("pattern", ["poisson", "constant", "onoff"])
+def test_arrivals_do_not_depend_on_the_block_size(pattern):
+    """Gaps and flows come from generators of their own, each drawn in order: a stream gives
+    the same arrivals whatever block size it generates them in (traffic.BLOCK_SPAN_NS)."""
+    from procnet.engine.config import TrafficConfig
+    from procnet.engine.traffic import ArrivalStream, Flow
+    flows = [Flow(i, f"f{i}", (i,), 1000 + i, None) for i in range(7)]
+    cfg = TrafficConfig("t", flows=7, pps=300_000, pattern=pattern, on_ns=50_000, off_ns=30_000)
+
+    def arrivals(block: int) -> list:
+        s = ArrivalStream(flows, cfg, 300_000.0, 42, 1_000, 0.25, block=block)
+        out = []
+        for _ in range(5000):
+            t = s.take()
+            out.append((t, s.taken_fid))
+        return out
+
+    a = arrivals(257)
+    assert a == arrivals(16384) == arrivals(1000)
+    assert len({f for _, f in a}) == 7 and all(b[0] > x[0] for x, b in zip(a, a[1:]))

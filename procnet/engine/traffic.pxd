@@ -3,7 +3,7 @@ cimport cython
 from procnet.engine.defs cimport *
 from procnet.engine.skbuff cimport SkbQueue
 
-cdef long long RSS_INDIR_SIZE, BLOCK
+cdef long long RSS_INDIR_SIZE, BLOCK_SPAN_NS, MIN_BLOCK, MAX_BLOCK
 
 
 @cython.final
@@ -22,7 +22,8 @@ cdef class ArrivalStream:
     cdef public list flows
     cdef public str pattern
     cdef public double rate_pps
-    cdef public object rng
+    cdef public object rng_gaps, rng_flows
+    cdef Py_ssize_t _block
     cdef public long long on_ns, cycle_ns, start_ns
     cdef public bint active
     cdef double _phase, _tau

@@ -56,7 +56,10 @@ def rss_queue(hash_: int, n_queues: int) -> int:
     return (hash_ & (RSS_INDIR_SIZE - 1)) % n_queues
 
 
-BLOCK = 1024             # arrivals generated at a time (numpy) per stream
+# Arrivals are generated a block at a time (numpy): about BLOCK_SPAN_NS of them, so a numpy
+# call's fixed cost spreads over many packets while a slow stream keeps a small buffer.
+BLOCK_SPAN_NS = 20_000_000
+MIN_BLOCK, MAX_BLOCK = 256, 16384
 
 
 class ArrivalStream:
@@ -66,14 +69,23 @@ class ArrivalStream:
     Arrivals are first placed on the stream's "on-time" axis (gaps of 1/rate: constant, or
     exponential: Poisson), then mapped to virtual time; for `onoff` only on periods advance the
     axis, so `pps` is the rate while on. A block is kept as numpy arrays where the engine is
-    compiled (traffic.pxd reads them as C arrays) and as lists of Python ints otherwise."""
+    compiled (traffic.pxd reads them as C arrays) and as lists of Python ints otherwise.
+
+    The gaps and the flow of each arrival come from two generators of their own (spawned from
+    the stream's seed), each drawn from in order: the arrivals are the same whatever the block
+    size, which is only a matter of speed and memory."""
 
     def __init__(self, flows: list[Flow], cfg: TrafficConfig, rate_pps: float, seed: int,
-                 start_ns: int, phase: float) -> None:
+                 start_ns: int, phase: float, block: int = 0) -> None:
         self.flows = flows
         self.pattern = cfg.pattern
         self.rate_pps = rate_pps
-        self.rng = np.random.default_rng(seed)
+        gaps_seed, flows_seed = np.random.SeedSequence(seed).spawn(2)
+        self.rng_gaps = np.random.default_rng(gaps_seed)
+        self.rng_flows = np.random.default_rng(flows_seed)
+        if not block:
+            block = int(rate_pps * BLOCK_SPAN_NS / NSEC_PER_SEC)
+        self._block = min(MAX_BLOCK, max(MIN_BLOCK, block))    # arrivals per block
         self.on_ns = cfg.on_ns if cfg.pattern == "onoff" else 0
         self.cycle_ns = cfg.on_ns + cfg.off_ns
         self.start_ns = start_ns
@@ -85,8 +97,8 @@ class ArrivalStream:
         self._t = None                  # the block's arrival times
         self._fi = None                 # ... and indexes into flows (None: a single flow)
         if cython.compiled:             # the compiled engine reuses these for every block
-            self._tbuf = np.empty(BLOCK, dtype=np.int64)
-            self._fbuf = np.empty(BLOCK, dtype=np.int64)
+            self._tbuf = np.empty(self._block, dtype=np.int64)
+            self._fbuf = np.empty(self._block, dtype=np.int64)
         self._n = 0
         self._i = 0
         self.next_ns = NO_ARRIVAL
@@ -97,12 +109,14 @@ class ArrivalStream:
             self._refill()
 
     def _refill(self) -> None:
-        n = BLOCK
+        n = self._block
         gap = NSEC_PER_SEC / self.rate_pps
         poisson = self.pattern == "poisson"
         nflows = len(self.flows)
-        gaps = self.rng.exponential(gap, n) if poisson else None
-        idx = self.rng.integers(0, nflows, n) if poisson and nflows > 1 else None
+        gaps = self.rng_gaps.exponential(gap, n) if poisson else None
+        idx = None
+        if poisson and nflows > 1:       # floor(u * nflows), u uniform in [0, 1)
+            idx = np.minimum((self.rng_flows.random(n) * nflows).astype(np.int64), nflows - 1)
         if cython.compiled:
             self._block_times(gaps, n, gap)
             self._t = self._tbuf
