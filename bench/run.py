@@ -35,7 +35,7 @@ from pathlib import Path
 if __package__ in (None, ""):                 # `python bench/run.py`
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from procnet.engine import NSEC_PER_MSEC  # noqa: E402
+from procnet.engine import ENGINE, ENGINE_REASON, NSEC_PER_MSEC  # noqa: E402
 
 from bench import baseline, engine_bench, memory, mount_bench, profile, report, scaling  # noqa: E402
 from bench.machines import MACHINES, MODES  # noqa: E402
@@ -67,7 +67,8 @@ QUICK = {
 
 def engine_fingerprint() -> str:
     h = hashlib.sha256()
-    for p in sorted((ROOT / "procnet" / "engine").glob("*.py")):
+    for p in sorted([*(ROOT / "procnet" / "engine").glob("*.py"),
+                     *(ROOT / "procnet" / "engine").glob("*.pxd")]):
         h.update(p.name.encode())
         h.update(p.read_bytes())
     return h.hexdigest()[:12]
@@ -232,12 +233,15 @@ def main(argv: list[str] | None = None) -> int:
             "host": host_desc(), "python": platform.python_version(),
             "commit": _git("rev-parse", "--short", "HEAD") or "?",
             "engine_dirty": bool(_git("status", "--porcelain", "--", "procnet/engine")),
-            "engine_fingerprint": fp0, "quick": a.quick, "config": cfg,
+            "engine_fingerprint": fp0, "engine": ENGINE, "engine_reason": ENGINE_REASON,
+            "quick": a.quick, "config": cfg,
             "loadavg_start": os.getloadavg()}
     res: dict = {"meta": meta}
     t_all = time.perf_counter()
     say(f"procnet bench ({'quick' if a.quick else 'full'}): {meta['host']}, commit "
-        f"{meta['commit']}, engine {fp0}{' (dirty)' if meta['engine_dirty'] else ''}")
+        f"{meta['commit']}, engine {fp0}{' (dirty)' if meta['engine_dirty'] else ''}, {ENGINE}")
+    if ENGINE != "compiled":
+        say(f"WARNING: the engine runs uncompiled ({ENGINE_REASON}): figures are ~20x lower")
     for sec in sections:
         t0 = time.perf_counter()
         say(f"== {sec}")

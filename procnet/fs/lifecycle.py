@@ -43,7 +43,7 @@ FSTYPE = "fuse.procnet"
 DEV_FUSE = "/dev/fuse"
 FUSE_CONF = "/etc/fuse.conf"
 # The GIL otherwise lets a CPU-bound engine thread hold the FUSE loop for 5 ms slices
-# (fuse-notes §7: 104 reads/s at the default, ~1.2k at 0.5 ms). 50 us: docs/architecture.md §3.
+# (fuse-notes §7: 104 reads/s at the default, ~1.2k at 0.5 ms). 10 us: docs/architecture.md §3.
 SWITCH_INTERVAL_S = 0.00001
 MNT_DETACH = 2  # <sys/mount.h>
 
