@@ -1,13 +1,17 @@
-"""Profile before optimising: where R16 stock spends its time, by function self time.
+"""Profile before optimising: where R16 stock spends its instructions, by function.
 
-With py-spy (`.venv/bin/pip install py-spy`): `py-spy record --format raw` samples a child that
-runs R16 stock for VIRTUAL_MS of virtual time (a few wall seconds); samples are aggregated per
-function (file + name, all lines together), over the samples inside Machine.run_for (start-up,
-imports and building the machine are left out). Self = samples where the function is the leaf;
-total = samples where it is anywhere on the stack. Without py-spy it falls back to cProfile
-(tottime/cumtime, with cProfile's own overhead on every call), and says so.
+With valgrind (Debian's `valgrind`), callgrind counts the instructions of a child that builds
+R16 stock, warms it up and simulates VIRTUAL_MS of virtual time, and of the same child with no
+simulated time; the difference, per function (self cost, `callgrind_annotate
+--inclusive=no`), divided by the packets simulated, is the table: instructions per simulated
+packet. Counts are exact and repeat run for run whatever else the machine does, which sampled
+wall time on a noisy 2-CPU host does not. Cython's C names are shown as Python names
+(`NetCore.napi_poll_device (dev)`), CPython's and numpy's own functions with a prefix.
 
-    python -m bench.profile --virtual-ms 150 --top 15
+Without valgrind it falls back to cProfile, which sees only Python-level frames: useful for the
+uncompiled engine (PROCNET_ENGINE=python), and it says so.
+
+    python -m bench.profile --virtual-ms 20 --top 25
 """
 from __future__ import annotations
 
@@ -23,65 +27,89 @@ from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-_LINE = re.compile(r":\d+\)$")
 
-
-def _child_cmd(virtual_ms: float) -> list[str]:
-    return [sys.executable, "-m", "bench.engine_bench", "--machine", "R16", "--mode", "stock",
-            "--virtual-ms", f"{virtual_ms:g}", "--repeats", "1"]
+_CHILD = (
+    "import sys\n"
+    "from bench.machines import build\n"
+    "from procnet.engine import NSEC_PER_MSEC, ENGINE\n"
+    "m = build('R16', 'stock'); m.run_for(2 * NSEC_PER_MSEC)\n"
+    "off = m.stats.offered\n"
+    "m.run_for(int(float(sys.argv[1]) * NSEC_PER_MSEC))\n"
+    "print(ENGINE, m.stats.offered - off)\n")
 
 
 def _env() -> dict:
     env = dict(os.environ)
     env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    env.setdefault("OPENBLAS_NUM_THREADS", "1")     # no idle BLAS threads in the counts
     return env
 
 
-def find_py_spy() -> str | None:
-    cand = Path(sys.executable).with_name("py-spy")
-    return str(cand) if cand.exists() else shutil.which("py-spy")
+def pretty(symbol: str) -> str:
+    """A Cython C name as the Python name it compiles: `__pyx_f_7procnet_6engine_3dev_7NetCore_
+    napi_poll_device` -> `NetCore.napi_poll_device (dev)`; others keep their name."""
+    m = re.match(r"__pyx_[fp][wf]?_(.*)$", symbol)
+    if not m:
+        return symbol
+    rest, parts = m.group(1), []
+    while (n := re.match(r"(\d+)", rest)):      # length-prefixed names, each then "_"
+        k, skip = int(n.group(1)), len(n.group(1))
+        parts.append(rest[skip:skip + k])
+        rest = rest[skip + k + 1:]
+    if len(parts) < 3 or parts[:2] != ["procnet", "engine"]:
+        return symbol
+    module, names = parts[2], parts[3:]
+    if names and rest.startswith(f"_{names[-1]}__"):     # a private name: _Class__name
+        rest = rest[len(names[-1]) + 1:]
+    return f"{'.'.join([*names, rest] if rest else names)} ({module})"
 
 
-def _short(frame: str) -> str:
-    """'NetCore.deliver (procnet/engine/dev.py:367)' -> 'NetCore.deliver (procnet/engine/dev.py)'"""
-    frame = _LINE.sub(")", frame)
-    return frame.replace(str(ROOT) + "/", "")
+def _callgrind(valgrind: str, virtual_ms: float, out: Path) -> tuple[str, int]:
+    r = subprocess.run([valgrind, "--tool=callgrind", f"--callgrind-out-file={out}",
+                        sys.executable, "-c", _CHILD, f"{virtual_ms:g}"], cwd=ROOT,
+                       env=_env(), capture_output=True, text=True, timeout=1800)
+    if r.returncode != 0:
+        raise RuntimeError(f"callgrind failed ({r.returncode}): {r.stderr[-1500:]}")
+    engine, packets = r.stdout.split()[-2:]
+    return engine, int(packets)
 
 
-def aggregate_raw(text: str, within: str = "Machine.run_for ") -> tuple[int, Counter, Counter]:
-    """Self and total samples per function, over the stacks that pass through `within`
-    (the simulation itself: interpreter start-up, imports and machine building are left out)."""
-    self_c, total_c, n_all = Counter(), Counter(), 0
+def _self_costs(annotate: str, path: Path) -> Counter:
+    text = subprocess.run([annotate, "--inclusive=no", "--tree=none", "--threshold=100",
+                           "--auto=no", str(path)], capture_output=True, text=True,
+                          timeout=600).stdout
+    costs: Counter = Counter()
     for line in text.splitlines():
-        if not line.strip():
+        m = re.match(r"\s*([\d,]+) \([^)]*\)\s+(\S.*?)(?: \[(.*)\])?$", line)
+        if not m or "PROGRAM TOTALS" in line:
             continue
-        stack, _, n = line.rpartition(" ")
-        n = int(n)
-        frames = [_short(f) for f in stack.split(";")]
-        if within and not any(f.startswith(within) for f in frames):
-            continue
-        n_all += n
-        self_c[frames[-1]] += n
-        for f in set(frames):
-            total_c[f] += n
-    return n_all, self_c, total_c
+        fn = re.sub(r"'\d+$", "", m.group(2).rsplit(":", 1)[-1])
+        lib = m.group(3) or ""
+        name = pretty(fn)
+        if name == fn and "libpython" in lib:
+            name = f"CPython: {fn}"
+        elif name == fn and "numpy" in lib:
+            name = f"numpy: {fn}"
+        costs[name] += int(m.group(1).replace(",", ""))
+    return costs
 
 
-def profile_py_spy(exe: str, virtual_ms: float, rate: int, top: int) -> dict:
+def profile_callgrind(valgrind: str, virtual_ms: float, top: int) -> dict:
+    annotate = shutil.which("callgrind_annotate")
+    if not annotate:
+        raise RuntimeError("callgrind_annotate not found (it comes with valgrind)")
     with tempfile.TemporaryDirectory() as d:
-        raw = Path(d) / "r16.raw"
-        cmd = [exe, "record", "--rate", str(rate), "--format", "raw", "--output", str(raw),
-               "--", *_child_cmd(virtual_ms)]
-        r = subprocess.run(cmd, cwd=ROOT, env=_env(), capture_output=True, text=True,
-                           timeout=900)
-        if r.returncode != 0 or not raw.exists():
-            raise RuntimeError(f"py-spy failed ({r.returncode}): {r.stderr[-1500:]}")
-        n, self_c, total_c = aggregate_raw(raw.read_text())
-    rows = [{"function": f, "self_pct": 100 * c / n, "total_pct": 100 * total_c[f] / n,
-             "self_samples": c} for f, c in self_c.most_common(top)]
-    wall = n / rate
-    return {"tool": f"py-spy record --rate {rate} (sampling; aggregated per function)",
-            "samples": n, "seconds_sampled": wall, "rows": rows}
+        engine, _ = _callgrind(valgrind, 0, Path(d) / "base.out")
+        engine, packets = _callgrind(valgrind, virtual_ms, Path(d) / "run.out")
+        base = _self_costs(annotate, Path(d) / "base.out")
+        run = _self_costs(annotate, Path(d) / "run.out")
+    diff = Counter({k: v - base.get(k, 0) for k, v in run.items() if v - base.get(k, 0) > 0})
+    total = sum(diff.values())
+    rows = [{"function": f, "self_pct": 100 * c / total, "instr_per_packet": c / packets}
+            for f, c in diff.most_common(top)]
+    return {"tool": "callgrind (instructions, exact; self cost per function)",
+            "engine": engine, "packets": packets, "instructions": total,
+            "instr_per_packet": total / packets, "rows": rows}
 
 
 def profile_cprofile(virtual_ms: float, top: int) -> dict:
@@ -96,7 +124,7 @@ def profile_cprofile(virtual_ms: float, top: int) -> dict:
         "tot = sum(v[2] for v in st.stats.values())\n"
         "rows = sorted(st.stats.items(), key=lambda kv: -kv[1][2])\n"
         f"out = [{{'function': f'{{k[2]}} ({{k[0]}})', 'self_pct': 100*v[2]/tot, "
-        f"'total_pct': 100*v[3]/tot, 'calls': v[1]}} for k, v in rows[:{top}]]\n"
+        f"'calls': v[1]}} for k, v in rows[:{top}]]\n"
         "print(json.dumps({'total_s': tot, 'rows': out}))\n")
     r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=_env(), capture_output=True,
                        text=True, timeout=900)
@@ -105,40 +133,46 @@ def profile_cprofile(virtual_ms: float, top: int) -> dict:
     d = json.loads(r.stdout.strip().splitlines()[-1])
     for row in d["rows"]:
         row["function"] = row["function"].replace(str(ROOT) + "/", "")
-    return {"tool": "cProfile (py-spy not installed; deterministic, adds per-call overhead)",
-            "samples": None, "seconds_sampled": d["total_s"], "rows": d["rows"]}
+    return {"tool": "cProfile (valgrind not installed; Python-level frames only, so it says "
+                    "little about the compiled engine)", "rows": d["rows"]}
 
 
 def command(virtual_ms: float, top: int) -> str:
     return f"python -m bench.profile --virtual-ms {virtual_ms:g} --top {top}"
 
 
-def run(virtual_ms: float = 150.0, top: int = 15, rate: int = 200) -> dict:
-    exe = find_py_spy()
-    res = profile_py_spy(exe, virtual_ms, rate, top) if exe else profile_cprofile(virtual_ms, top)
+def run(virtual_ms: float = 20.0, top: int = 25) -> dict:
+    valgrind = shutil.which("valgrind")
+    res = (profile_callgrind(valgrind, virtual_ms, top) if valgrind
+           else profile_cprofile(virtual_ms, top))
     res["command"] = command(virtual_ms, top)
     res["target"] = f"R16 stock, {virtual_ms:g} ms virtual"
     return res
 
 
 def format_rows(res: dict) -> str:
-    lines = [f"{'#':>2} {'self %':>6} {'total %':>7}  function"]
-    for i, r in enumerate(res["rows"], 1):
-        lines.append(f"{i:>2} {r['self_pct']:6.1f} {r['total_pct']:7.1f}  {r['function']}")
+    if "instr_per_packet" not in res:
+        lines = [f"{'#':>2} {'self %':>6}  function"]
+        lines += [f"{i:>2} {r['self_pct']:6.1f}  {r['function']}"
+                  for i, r in enumerate(res["rows"], 1)]
+        return "\n".join(lines)
+    lines = [f"{res['instr_per_packet']:.0f} instructions per simulated packet "
+             f"({res['packets']} packets, {res['engine']} engine)",
+             f"{'#':>2} {'instr/pkt':>9} {'self %':>6}  function"]
+    lines += [f"{i:>2} {r['instr_per_packet']:9.1f} {r['self_pct']:6.1f}  {r['function']}"
+              for i, r in enumerate(res["rows"], 1)]
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench.profile", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--virtual-ms", type=float, default=150.0)
-    ap.add_argument("--top", type=int, default=15)
-    ap.add_argument("--rate", type=int, default=200, help="py-spy samples per second")
+    ap.add_argument("--virtual-ms", type=float, default=20.0)
+    ap.add_argument("--top", type=int, default=25)
     a = ap.parse_args(argv)
-    res = run(a.virtual_ms, a.top, a.rate)
-    print(f"{res['target']}, {res['tool']}, {res['seconds_sampled']:.1f} s")
+    res = run(a.virtual_ms, a.top)
+    print(f"{res['target']}, {res['tool']}")
     print(format_rows(res))
-    print(f"  command: {res['command']}")
     return 0
 
 

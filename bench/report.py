@@ -296,11 +296,19 @@ def md_memory(res: dict) -> str:
 
 def md_profile(res: dict) -> str:
     p = res["profile"]
-    lines = [f"{p['target']}, {p['tool']}, {p['seconds_sampled']:.1f} s sampled. "
+    if "instr_per_packet" not in p:
+        lines = [f"{p['target']}, {p['tool']}. Command: `{p['command']}`", "",
+                 "| # | self % | function |", "|---|---|---|"]
+        lines += [f"| {i} | {r['self_pct']:.1f} | `{r['function']}` |"
+                  for i, r in enumerate(p["rows"], 1)]
+        return "\n".join(lines)
+    lines = [f"{p['target']} ({p['engine']} engine), {p['tool']}: **{p['instr_per_packet']:.0f} "
+             f"instructions per simulated packet** over {p['packets']} packets. "
              f"Command: `{p['command']}`", "",
-             "| # | self % | total % | function |", "|---|---|---|---|"]
+             "| # | instructions / packet | self % | function |", "|---|---|---|---|"]
     for i, r in enumerate(p["rows"], 1):
-        lines.append(f"| {i} | {r['self_pct']:.1f} | {r['total_pct']:.1f} | `{r['function']}` |")
+        lines.append(f"| {i} | {r['instr_per_packet']:.1f} | {r['self_pct']:.1f} | "
+                     f"`{r['function']}` |")
     return "\n".join(lines)
 
 

@@ -53,7 +53,7 @@ FULL = {
     "scaling_ms": {"pps": 20, "cpus": 20, "flows": 10}, "scaling_repeats": 3,
     "mount_seconds": 1.5, "mount_rounds": 3, "switches": 200,
     "memory_flows": 1_000_000, "memory_ms": 2,
-    "profile_ms": 150,
+    "profile_ms": 20,
 }
 QUICK = {
     "engine_ms": {"R4": 10, "R16": 5, "R64": 2, "LO": 10}, "engine_repeats": 3,
@@ -61,7 +61,7 @@ QUICK = {
     "scaling_ms": {"pps": 5, "cpus": 5, "flows": 2}, "scaling_repeats": 1,
     "mount_seconds": 1.0, "mount_rounds": 1, "switches": 50,
     "memory_flows": 1_000_000, "memory_ms": 1,
-    "profile_ms": 30,
+    "profile_ms": 5,
 }
 
 
@@ -154,7 +154,7 @@ def run_memory(cfg: dict) -> dict:
 
 
 def run_profile(cfg: dict) -> dict:
-    r = profile.run(cfg["profile_ms"], 15)
+    r = profile.run(cfg["profile_ms"], 25)
     say(profile.format_rows(r))
     say(f"      [{r['command']}]  ({r['tool']})")
     return r
