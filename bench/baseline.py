@@ -218,12 +218,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--virtual-ms", type=float, default=50.0)
     ap.add_argument("--repeats", type=int, default=3)
     a = ap.parse_args(argv)
-    from bench.engine_bench import fmt_range
+    from bench.engine_bench import fmt_rate
     res = compare(int(a.virtual_ms * NSEC_PER_MSEC), a.repeats)
     bs, es = res["baseline"]["summary"], res["engine"]["summary"]
-    print(f"baseline R4 (per-packet events): {fmt_range(bs['pkts_per_s'], 1e-3)} k pkts/wall s, "
+    print(f"baseline R4 (per-packet events): {fmt_rate(bs['pkts_per_s'])} pkts/wall s, "
           f"{res['baseline_events_per_pkt']:.2f} events/packet")
-    print(f"engine   R4 stock:               {fmt_range(es['pkts_per_s'], 1e-3)} k pkts/wall s")
+    print(f"engine   R4 stock:               {fmt_rate(es['pkts_per_s'])} pkts/wall s")
     print(f"engine / baseline: {res['ratio']:.2f}x (per-pair {res['ratio_min']:.2f}-"
           f"{res['ratio_max']:.2f}); per CPU second: {res['ratio_cpu']:.2f}x")
     print(f"  command: {res['command']}")

@@ -91,7 +91,8 @@ def summarize(runs: list[dict]) -> dict:
 
 
 def command(name: str, mode: str, virtual_ns: int, repeats: int, **overrides) -> str:
-    extra = "".join(f" --{k} {v}" for k, v in overrides.items() if v is not None)
+    extra = "".join(f" --{k} {v:#x}" if k == "rps" else f" --{k} {v}"
+                    for k, v in overrides.items() if v is not None)
     return (f"python -m bench.engine_bench --machine {name} --mode {mode} "
             f"--virtual-ms {virtual_ns / NSEC_PER_MSEC:g} --repeats {repeats}{extra}")
 
@@ -110,6 +111,14 @@ def fmt_range(fig: dict, scale: float = 1.0, digits: int = 3) -> str:
     return f"{f(fig['median'])} ({f(fig['min'])}-{f(fig['max'])})"
 
 
+def fmt_rate(fig: dict) -> str:
+    """A rate's median (min-max) in one unit, chosen by the median: '2.93 (2.73-3.25) M'."""
+    for scale, unit in ((1e6, "M"), (1e3, "k")):
+        if fig["median"] >= scale:
+            return f"{fmt_range(fig, 1 / scale)} {unit}"
+    return fmt_range(fig)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench.engine_bench", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -121,20 +130,22 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--pps", type=int)
     ap.add_argument("--flows", type=int)
     ap.add_argument("--queues", type=int)
+    ap.add_argument("--rps", type=lambda v: int(v, 16), metavar="HEXMASK",
+                    help="rps_cpus of every queue (R16/R64 kinds; default all CPUs)")
     ap.add_argument("--json", action="store_true", help="print the full result as JSON")
     a = ap.parse_args(argv)
     res = measure(a.machine, a.mode, int(a.virtual_ms * NSEC_PER_MSEC), a.repeats,
-                  cpus=a.cpus, pps=a.pps, flows=a.flows, queues=a.queues)
+                  cpus=a.cpus, pps=a.pps, flows=a.flows, queues=a.queues, rps=a.rps)
     if a.json:
         json.dump(res, sys.stdout, indent=1)
         print()
         return 0
     s = res["summary"]
-    print(f"{a.machine} {a.mode}: {fmt_range(s['pkts_per_s'], 1e-3)} k simulated pkts/wall s, "
-          f"real-time factor {fmt_range(s['rtf'])}, {fmt_range(s['events_per_s'], 1e-3)} "
-          f"k events/s, {fmt_range(s['pkts_per_cpu_s'], 1e-3)} k pkts/CPU s, "
+    print(f"{a.machine} {a.mode}: {fmt_rate(s['pkts_per_s'])} simulated pkts/wall s, "
+          f"real-time factor {fmt_range(s['rtf'])}, {fmt_rate(s['events_per_s'])} "
+          f"events/s, {fmt_rate(s['pkts_per_cpu_s'])} pkts/CPU s, "
           f"median of {a.repeats} (min-max)"
-          + (f", {fmt_range(s['tps'], 1e-3)} k UDP_RR transactions/wall s"
+          + (f", {fmt_rate(s['tps'])} UDP_RR transactions/wall s"
              if a.machine == "LO" else ""))
     print(f"  command: {res['command']}")
     return 0

@@ -46,9 +46,10 @@ def _lo() -> NetDeviceConfig:
 
 
 def build(name: str, mode: str = "stock", *, cpus: int | None = None, pps: int | None = None,
-          flows: int | None = None, queues: int | None = None, seed: int = 1,
-          pattern: str = "poisson") -> Machine:
-    """A machine of the reference kind `name` in `mode`, traffic already started at t=0."""
+          flows: int | None = None, queues: int | None = None, rps: int | None = None,
+          seed: int = 1, pattern: str = "poisson") -> Machine:
+    """A machine of the reference kind `name` in `mode`, traffic already started at t=0.
+    `rps` is the rps_cpus mask of every queue of R16/R64-kind machines (default: all CPUs)."""
     if name not in REFERENCE:
         raise ValueError(f"unknown machine {name!r} (expected one of {', '.join(MACHINES)})")
     if mode not in MODES:
@@ -74,7 +75,7 @@ def build(name: str, mode: str = "stock", *, cpus: int | None = None, pps: int |
                                   devices=(dev, _lo())))
         _threaded(m, mode)
         for q in range(queues):
-            m.set_rps_cpus("eth0", q, (1 << n) - 1)
+            m.set_rps_cpus("eth0", q, (1 << n) - 1 if rps is None else rps)
     m.add_traffic(TrafficConfig("t1", dev="eth0", flows=flows or ref_flows,
                                 pps=ref_pps if pps is None else pps, pattern=pattern))
     return m

@@ -13,6 +13,9 @@ Cases, all in one run so their ratios compare like with like:
     lxcfs    LXCFS's proc/uptime on a private LXCFS mount (Debian's lxcfs package), started on
              a temporary directory with its own pidfile and stopped afterwards; skipped with a
              note when lxcfs is not installed
+    wakeup   no FUSE at all: the host scheduler's floor for the switch latency. A pipe round
+             trip to a process that shares its CPU with a busy loop (nice 0, then SCHED_IDLE),
+             the situation of a shell or the FUSE thread woken where the engine thread runs
 
 For each case and file, 1 and 4 reader processes (`bench.reader`) each loop os.open/os.read/
 os.close for SECONDS; the figure is the total reads per second of all readers. With --rounds N
@@ -21,9 +24,11 @@ then again), and each rate is the median of its N rounds: on a shared 2-CPU host
 2-second window of LXCFS moved between 28 k and 51 k reads/s from one run to the next. Ratios
 (procnet vs LXCFS) are taken round by round, then their median (bench/report.py).
 
-The switch latency (running case): N times, write 0 to backlog_threaded and wait until
-procnet/stats.json says "mode": "stock"; then time from just before writing 1 to the first read
-of stats.json whose "mode" is "backlog_threaded". p50, p99 and max over N.
+The switch latency (running case): N times, write 0 to backlog_threaded and wait until it reads
+back 0; then time from just before writing 1 to the first read of backlog_threaded that says 1
+(the handler switches before write() returns and reads back the real mode; stats.json is checked
+to agree after every switch). Then N more, observed through procnet/stats.json's "mode"
+instead. p50, p99 and max over N.
 
 The switch latency is measured in the last round only.
 
@@ -53,7 +58,8 @@ FILES = ("proc/net/softnet_stat", "proc/sys/net/core/netdev_max_backlog")
 HOST_FILE = "/proc/net/softnet_stat"
 LXCFS_FILE = "proc/uptime"
 FLOOR_FILE = "softnet_stat"
-CASES = ("idle", "host", "lxcfs", "floor", "running")
+CASES = ("idle", "host", "lxcfs", "floor", "running", "wakeup")
+WAKEUP_TRIPS = 1000
 CMD_TIMEOUT_S = 60
 
 
@@ -214,33 +220,58 @@ def _pct(vals: list[float], p: float) -> float:
     return s[int(k)]
 
 
-def switch_latency(m: ProcnetMount, n: int, timeout_s: float = 10.0) -> dict:
-    bt = m.mnt / "backlog_threaded"
-    lat, wr, polls = [], [], []
-
+def _switch_once(bt: Path, observe, want_on: str, want_off: str, timeout_s: float):
+    """Write 0 and wait until `observe` says want_off; then (write ms, write-to-observed ms,
+    extra polls) for writing 1 until `observe` says want_on."""
     def wait_for(want: str) -> int:
         k = 0
         deadline = time.monotonic() + timeout_s
-        while m.mode() != want:
+        while observe() != want:
             k += 1
             if time.monotonic() > deadline:
-                raise TimeoutError(f"stats.json mode never became {want}")
+                raise TimeoutError(f"the mode never read back as {want!r}")
         return k
 
-    for _ in range(n):
-        _write(bt, b"0\n")
-        wait_for("stock")
-        t0 = time.perf_counter()
-        _write(bt, b"1\n")
-        t1 = time.perf_counter()
-        polls.append(wait_for("backlog_threaded"))
-        t2 = time.perf_counter()
-        lat.append((t2 - t0) * 1e3)
-        wr.append((t1 - t0) * 1e3)
     _write(bt, b"0\n")
-    return {"n": n, "p50_ms": _pct(lat, 50), "p99_ms": _pct(lat, 99), "max_ms": max(lat),
+    wait_for(want_off)
+    t0 = time.perf_counter()
+    _write(bt, b"1\n")
+    t1 = time.perf_counter()
+    polls = wait_for(want_on)
+    t2 = time.perf_counter()
+    return (t1 - t0) * 1e3, (t2 - t0) * 1e3, polls
+
+
+def _latency_figures(runs: list[tuple[float, float, int]]) -> dict:
+    wr, lat, polls = zip(*runs)
+    return {"n": len(runs), "p50_ms": _pct(lat, 50), "p99_ms": _pct(lat, 99), "max_ms": max(lat),
             "write_p50_ms": _pct(wr, 50), "write_p99_ms": _pct(wr, 99),
             "extra_polls_max": max(polls), "extra_polls_total": sum(polls)}
+
+
+def switch_latency(m: ProcnetMount, n: int, timeout_s: float = 10.0) -> dict:
+    """The write-to-switched latency, observed two ways, n switches each.
+
+    The goal's figure reads the mode back from backlog_threaded itself: its handler switches
+    under the engine lock before write() returns and reads back the real mode (a failed
+    kthread_run reads back 0), so that is how a shell sees the switch. After each such switch,
+    untimed, stats.json must agree ("disagreed" counts the times it did not). The second figure
+    observes through stats.json instead, which adds a fresh 10 KB render to every poll."""
+    bt = m.mnt / "backlog_threaded"
+
+    def readback() -> bytes:
+        return _read(bt).strip()
+
+    runs, disagreed = [], 0
+    for _ in range(n):
+        runs.append(_switch_once(bt, readback, b"1", b"0", timeout_s))
+        disagreed += m.mode() != "backlog_threaded"
+    out = _latency_figures(runs)
+    out["disagreed"] = disagreed
+    out["stats_json"] = _latency_figures(
+        [_switch_once(bt, m.mode, "backlog_threaded", "stock", timeout_s) for _ in range(n)])
+    _write(bt, b"0\n")
+    return out
 
 
 def procnet_case(clock: str, seconds: float, switches: int = 0, progress=print) -> dict:
@@ -391,8 +422,61 @@ def floor_case(seconds: float, progress=print) -> dict:
 def host_case(seconds: float, progress=print) -> dict:
     return {"reads": _reads("host", Path(HOST_FILE), HOST_FILE, seconds, progress)}
 
+_HOG = "import os\nos.sched_setaffinity(0, {%d})\n%s\nwhile True:\n    pass\n"
+_ECHO = ("import os, sys\nos.sched_setaffinity(0, {%d})\n"
+         "while (b := os.read(0, 1)) not in (b'', b'q'):\n    os.write(1, b)\n")
+
+
+def _round_trips(cpu: int, policy: str, n: int) -> list[float]:
+    """n pipe round trips (ms), 1 ms apart, to an echo process pinned to `cpu` beside a busy
+    loop pinned there too; this process runs on another CPU meanwhile."""
+    idle = "os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))" if policy == "idle" else ""
+    hog = subprocess.Popen([sys.executable, "-c", _HOG % (cpu, idle)], stdin=subprocess.DEVNULL)
+    echo = subprocess.Popen([sys.executable, "-c", _ECHO % cpu], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, bufsize=0)
+    mine = os.sched_getaffinity(0)
+    try:
+        os.sched_setaffinity(0, mine - {cpu})
+        w, r = echo.stdin.fileno(), echo.stdout.fileno()
+        os.write(w, b"x")
+        os.read(r, 1)                          # both children are up
+        time.sleep(0.2)
+        out = []
+        for _ in range(n):
+            t0 = time.perf_counter()
+            os.write(w, b"x")
+            os.read(r, 1)
+            out.append((time.perf_counter() - t0) * 1e3)
+            time.sleep(0.001)
+        return out
+    finally:
+        os.sched_setaffinity(0, mine)
+        with contextlib.suppress(OSError):
+            echo.stdin.write(b"q")
+        for proc in (echo, hog):
+            proc.kill()
+            proc.wait()
+
+
+def wakeup_case(progress=print) -> dict:
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) < 2:
+        note = "needs 2 CPUs (this process may use only one): skipped"
+        progress(f"  wakeup: {note}")
+        return {"skipped": True, "note": note}
+    out: dict = {"skipped": False, "trips": WAKEUP_TRIPS, "cpu": cpus[-1]}
+    for policy in ("normal", "idle"):
+        lat = _round_trips(cpus[-1], policy, WAKEUP_TRIPS)
+        out[policy] = {"p50_ms": _pct(lat, 50), "p99_ms": _pct(lat, 99), "max_ms": max(lat)}
+        f = out[policy]
+        progress(f"  wakeup beside a busy loop ({policy:6}): p50 {f['p50_ms']:.3f} ms, p99 "
+                 f"{f['p99_ms']:.3f} ms, max {f['max_ms']:.3f} ms")
+    return out
+
 
 def command(case: str, seconds: float, switches: int, rounds: int = 1) -> str:
+    if case == "wakeup":
+        return "python -m bench.mount_bench --case wakeup"
     extra = f" --switches {switches}" if case == "running" else ""
     extra += f" --rounds {rounds}" if rounds > 1 else ""
     return f"python -m bench.mount_bench --case {case} --seconds {seconds:g}{extra}"
@@ -407,6 +491,8 @@ def _case(case: str, seconds: float, switches: int, progress) -> dict:
         return host_case(seconds, progress=progress)
     if case == "lxcfs":
         return lxcfs_case(seconds, progress=progress)
+    if case == "wakeup":
+        return wakeup_case(progress=progress)
     return floor_case(seconds, progress=progress)
 
 
@@ -419,6 +505,8 @@ def run(seconds: float, switches: int, cases=CASES, progress=print, rounds: int 
             progress(f"  round {i + 1} of {rounds}")
         last = i == rounds - 1
         for case in cases:
+            if case == "wakeup" and not last:  # no reads to fold: measured once, at the end
+                continue
             one = _case(case, seconds, switches if last else 0, progress)
             for r in one.get("reads", []):
                 r["rates"] = [r["rate"]]

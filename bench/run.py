@@ -6,11 +6,13 @@
 Sections (in this order; default all):
     engine    R4, R16, R64, LO in stock, backlog_threaded, thread_backlog_napi
     baseline  the per-packet-event design (bench/baseline.py) against the engine on R4
-    scaling   wall time vs offered pps, CPU count, flow count (CSV + PNG)
+    scaling   wall time vs offered pps, CPU count (busy and idle CPUs), flow count (CSV + PNG)
     mount     reads/s through a real FUSE mount, idle and under load, host procfs, LXCFS;
-              the backlog_threaded switch latency under load (needs root and /dev/fuse)
+              the backlog_threaded switch latency under load and the host's wake-up floor for it
+              (needs root and /dev/fuse)
     memory    peak RSS of R64 with 1 M flows (child process)
-    profile   top functions by self time, R16 stock (py-spy if installed, else cProfile)
+    profile   instructions per simulated packet per function, R16 stock (callgrind if valgrind
+              is installed, else cProfile self time)
 
 Every figure is printed with the command that reproduces it alone. Results go to DIR
 (default out/bench): results.json, engine.csv, scaling_*.csv, scaling_*.png, profile.txt,
@@ -50,15 +52,15 @@ MS = NSEC_PER_MSEC
 FULL = {
     "engine_ms": {"R4": 50, "R16": 20, "R64": 20, "LO": 50}, "engine_repeats": 5,
     "baseline_ms": 50, "baseline_repeats": 5,
-    "scaling_ms": {"pps": 20, "cpus": 20, "flows": 10}, "scaling_repeats": 3,
-    "mount_seconds": 1.5, "mount_rounds": 3, "switches": 200,
+    "scaling_ms": {"pps": 20, "cpus": 20, "idle_cpus": 20, "flows": 10}, "scaling_repeats": 3,
+    "mount_seconds": 1.5, "mount_rounds": 3, "switches": 500,
     "memory_flows": 1_000_000, "memory_ms": 2,
     "profile_ms": 20,
 }
 QUICK = {
     "engine_ms": {"R4": 10, "R16": 5, "R64": 2, "LO": 10}, "engine_repeats": 3,
     "baseline_ms": 10, "baseline_repeats": 3,
-    "scaling_ms": {"pps": 5, "cpus": 5, "flows": 2}, "scaling_repeats": 1,
+    "scaling_ms": {"pps": 5, "cpus": 5, "idle_cpus": 5, "flows": 2}, "scaling_repeats": 1,
     "mount_seconds": 1.0, "mount_rounds": 1, "switches": 50,
     "memory_flows": 1_000_000, "memory_ms": 1,
     "profile_ms": 5,
@@ -108,9 +110,9 @@ def run_engine(cfg: dict, machines=MACHINES, modes=MODES) -> dict:
                                      cfg["engine_repeats"])
             out[name][mode] = r
             s = r["summary"]
-            extra = (f", {engine_bench.fmt_range(s['tps'], 1e-3)} k UDP_RR trans/wall s"
+            extra = (f", {engine_bench.fmt_rate(s['tps'])} UDP_RR trans/wall s"
                      if name == "LO" else "")
-            say(f"  {name:3} {mode:19} {engine_bench.fmt_range(s['pkts_per_s'], 1e-3):>24} k "
+            say(f"  {name:3} {mode:19} {engine_bench.fmt_rate(s['pkts_per_s']):>26} "
                 f"pkt/wall s, RTF {engine_bench.fmt_range(s['rtf']):>22}{extra}\n"
                 f"      [{r['command']}]")
     return out
@@ -118,15 +120,15 @@ def run_engine(cfg: dict, machines=MACHINES, modes=MODES) -> dict:
 
 def run_baseline(cfg: dict) -> dict:
     b = baseline.compare(cfg["baseline_ms"] * MS, cfg["baseline_repeats"])
-    say(f"  baseline {engine_bench.fmt_range(b['baseline']['summary']['pkts_per_s'], 1e-3)} k "
-        f"pkt/wall s, engine R4 stock {engine_bench.fmt_range(b['engine']['summary']['pkts_per_s'], 1e-3)}"
-        f" k: engine/baseline = {b['ratio']:.2f}x\n      [{b['command']}]")
+    say(f"  baseline {engine_bench.fmt_rate(b['baseline']['summary']['pkts_per_s'])} "
+        f"pkt/wall s, engine R4 stock {engine_bench.fmt_rate(b['engine']['summary']['pkts_per_s'])}"
+        f": engine/baseline = {b['ratio']:.2f}x\n      [{b['command']}]")
     return b
 
 
 def run_scaling(cfg: dict, out_dir: Path) -> dict:
     res: dict = {}
-    for sweep in ("pps", "cpus", "flows"):
+    for sweep in scaling.SWEEPS:
         vns = cfg["scaling_ms"][sweep] * MS
 
         def prog(r, sweep=sweep):

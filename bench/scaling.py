@@ -4,6 +4,8 @@
     cpus   R16-like machines with 4, 16, 64 CPUs (one rx queue per CPU, RPS all) at a fixed
            2 Mpps, 1024 flows: a load 4 CPUs carry without drops, so every machine does the
            same packet work
+    idle_cpus  the cpus sweep's work on 4 rx queues with RPS to CPUs 0-3 only, beside 0, 12
+           and 60 CPUs that get no packets: what the CPU count itself costs the engine
     flows  R16 at 10 Mpps with 16 .. 65536 flows
 
 Each point simulates the same virtual duration; figures are medians (min-max) of the repeats.
@@ -25,14 +27,18 @@ from bench import engine_bench
 SWEEPS = {
     "pps": ("offered load (Mpps)", [1_000_000, 2_000_000, 5_000_000, 10_000_000]),
     "cpus": ("CPUs (one rx queue each, fixed 2 Mpps)", [4, 16, 64]),
+    "idle_cpus": ("CPUs (4 rx queues, RPS to CPUs 0-3, fixed 2 Mpps)", [4, 16, 64]),
     "flows": ("flows (R16, 10 Mpps)", [16, 64, 256, 1024, 4096, 16384, 65536]),
 }
 CPUS_SWEEP_PPS = 2_000_000
+IDLE_CPUS_QUEUES, IDLE_CPUS_RPS = 4, 0xf
 
 
 def point(sweep: str, x: int, virtual_ns: int, repeats: int) -> dict:
-    kw = {"pps": x} if sweep == "pps" else {"cpus": x, "pps": CPUS_SWEEP_PPS} \
-        if sweep == "cpus" else {"flows": x}
+    kw = {"pps": {"pps": x}, "cpus": {"cpus": x, "pps": CPUS_SWEEP_PPS},
+          "idle_cpus": {"cpus": x, "pps": CPUS_SWEEP_PPS, "queues": IDLE_CPUS_QUEUES,
+                        "rps": IDLE_CPUS_RPS},
+          "flows": {"flows": x}}[sweep]
     res = engine_bench.measure("R16", "stock", virtual_ns, repeats, **kw)
     s = res["summary"]
     return {"sweep": sweep, "x": x, "virtual_ms": virtual_ns / NSEC_PER_MSEC,

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import statistics
 import subprocess
 import sys
@@ -26,7 +27,7 @@ TINY = 200 * NSEC_PER_USEC
 TINY_CFG = {
     "engine_ms": {"R4": 0.2, "R16": 0.1, "R64": 0.05, "LO": 0.2}, "engine_repeats": 1,
     "baseline_ms": 0.2, "baseline_repeats": 1,
-    "scaling_ms": {"pps": 0.1, "cpus": 0.1, "flows": 0.1}, "scaling_repeats": 1,
+    "scaling_ms": {"pps": 0.1, "cpus": 0.1, "idle_cpus": 0.1, "flows": 0.1}, "scaling_repeats": 1,
 }
 
 
@@ -79,7 +80,8 @@ def test_baseline_does_the_r4_work():
 
 def test_scaling_sweeps_write_csv_and_png(tmp_path):
     cfg = {**run.FULL, **TINY_CFG}
-    small = {"pps": [1_000_000, 2_000_000], "cpus": [4, 8], "flows": [16, 64]}
+    small = {"pps": [1_000_000, 2_000_000], "cpus": [4, 8], "idle_cpus": [4, 8],
+             "flows": [16, 64]}
     orig = {k: v for k, v in scaling.SWEEPS.items()}
     try:
         for k, xs in small.items():
@@ -92,6 +94,9 @@ def test_scaling_sweeps_write_csv_and_png(tmp_path):
         lines = (tmp_path / f"scaling_{sweep}.csv").read_text().splitlines()
         assert len(lines) == 3 and lines[0].startswith("sweep,x,")
     assert not math.isnan(res["pps_fit"]["us_per_pkt_fit"])
+    # CPUs that get no packets add no events: the same traffic, the same work
+    a, b = res["idle_cpus"]
+    assert a["packets"] == b["packets"] > 0 and a["events_per_pkt"] == b["events_per_pkt"]
 
 
 def test_report_goals_and_markdown(tmp_path, monkeypatch):
@@ -164,3 +169,44 @@ def test_mount_rounds_keep_every_rate_and_ratios_pair_by_round():
             "lxcfs": {"reads": [{"file": "u", "readers": 4, "rate": 10, "rates": [10, 10, 40]}]}}
     # rounds: 1.0, 3.0, 0.5 -> median 1.0 (the ratio of the medians would say 2.0)
     assert mount_bench.ratio(fake, "idle", "f", "lxcfs", "u") == 1.0
+
+
+def test_rates_print_in_the_unit_of_their_median():
+    assert engine_bench.fmt_rate({"median": 2.93e6, "min": 2.73e6, "max": 3.25e6}) \
+        == "2.93 (2.73-3.25) M"
+    assert engine_bench.fmt_rate({"median": 654e3, "min": 518e3, "max": 1.2e6}) \
+        == "654 (518-1.2e+03) k"
+    assert engine_bench.fmt_rate({"median": 12.0, "min": 11.0, "max": 13.0}) == "12 (11-13)"
+
+
+def test_wakeup_floor_measures_real_round_trips_and_restores_affinity():
+    before = os.sched_getaffinity(0)
+    res = mount_bench.wakeup_case(progress=lambda s: None)
+    assert os.sched_getaffinity(0) == before
+    if len(before) < 2:
+        assert res["skipped"] and "2 CPUs" in res["note"]
+        return
+    for policy in ("normal", "idle"):
+        f = res[policy]
+        assert 0 < f["p50_ms"] <= f["p99_ms"] <= f["max_ms"]
+    md = report.md_mount({"mount": {"seconds": 1, "wakeup": res}})
+    assert f"shares CPU {res['cpu']} with a busy loop" in md and "SCHED_IDLE" in md
+
+
+def test_switch_latency_reports_both_observers():
+    fig = {"n": 3, "p50_ms": 0.5, "p99_ms": 3.0, "max_ms": 4.0, "write_p50_ms": 0.3,
+           "write_p99_ms": 1.0, "extra_polls_max": 0, "extra_polls_total": 0}
+    mnt = {"running": {"command": "c", "engine_rtf_under_reads": 0.1, "lag_ns": [1, 2],
+                       "behind": True, "reads": [{"file": f, "readers": n, "rate": 10.0}
+                                                 for f in mount_bench.FILES for n in (1, 4)],
+                       "switch": {**fig, "disagreed": 0, "stats_json": {**fig, "p99_ms": 5.0}}},
+           "wakeup": {"skipped": False, "trips": 4, "cpu": 1,
+                      "normal": {"p50_ms": 0.1, "p99_ms": 2.9, "max_ms": 3.0},
+                      "idle": {"p50_ms": 0.1, "p99_ms": 2.8, "max_ms": 3.0}},
+           "lxcfs": {"skipped": True, "note": "lxcfs is not installed", "reads": []}}
+    goal = [g for g in report.goals({"mount": mnt}) if "switch" in g["goal"]][0]
+    assert goal["status"] == "MISSED" and goal["gap"] == "1.5x over"
+    assert "through stats.json p50 0.50, p99 5.00 ms" in goal["measured"]
+    assert "host floor" in goal["measured"] and "p99 2.90 ms" in goal["measured"]
+    md = report.md_mount({"mount": {"seconds": 1, **mnt}})
+    assert "reads back 1" in md and "disagreed with the read-back 0 times" in md
