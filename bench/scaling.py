@@ -101,7 +101,8 @@ def plot(sweep: str, rows: list[dict], path: Path, note: str = "") -> None:
         a2.set_xscale("log", base=2)
     for a in (a1, a2):
         a.grid(alpha=0.3)
-    fig.suptitle(f"procnet engine, stock mode: scaling with {sweep}" + (f" ({note})" if note else ""),
+    what = sweep.replace("_cpus", " CPUs")
+    fig.suptitle(f"procnet engine, stock mode: scaling with {what}" + (f" ({note})" if note else ""),
                  fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
