@@ -213,6 +213,11 @@ class ProcnetMount:
         return json.loads(_read(self.mnt / "procnet/stats.json"))["mode"]
 
 
+def _share_over(vals, limit_ms: float) -> float:
+    """The fraction of vals above limit_ms."""
+    return sum(v > limit_ms for v in vals) / len(vals)
+
+
 def _pct(vals: list[float], p: float) -> float:
     """Nearest-rank percentile."""
     s = sorted(vals)
@@ -220,7 +225,8 @@ def _pct(vals: list[float], p: float) -> float:
     return s[int(k)]
 
 
-def _switch_once(bt: Path, observe, want_on: str, want_off: str, timeout_s: float):
+def _switch_once(bt: Path, observe, want_on: bytes | str, want_off: bytes | str,
+                 timeout_s: float) -> tuple[float, float, int]:
     """Write 0 and wait until `observe` says want_off; then (write ms, write-to-observed ms,
     extra polls) for writing 1 until `observe` says want_on."""
     def wait_for(want: str) -> int:
@@ -245,7 +251,7 @@ def _switch_once(bt: Path, observe, want_on: str, want_off: str, timeout_s: floa
 def _latency_figures(runs: list[tuple[float, float, int]]) -> dict:
     wr, lat, polls = zip(*runs)
     return {"n": len(runs), "p50_ms": _pct(lat, 50), "p99_ms": _pct(lat, 99), "max_ms": max(lat),
-            "write_p50_ms": _pct(wr, 50), "write_p99_ms": _pct(wr, 99),
+            "over_2ms": _share_over(lat, 2.0), "write_p50_ms": _pct(wr, 50), "write_p99_ms": _pct(wr, 99),
             "extra_polls_max": max(polls), "extra_polls_total": sum(polls)}
 
 
@@ -422,8 +428,10 @@ def floor_case(seconds: float, progress=print) -> dict:
 def host_case(seconds: float, progress=print) -> dict:
     return {"reads": _reads("host", Path(HOST_FILE), HOST_FILE, seconds, progress)}
 
+
+# ------------------------------------------------------------------------------ wake-up floor
 _HOG = "import os\nos.sched_setaffinity(0, {%d})\n%s\nwhile True:\n    pass\n"
-_ECHO = ("import os, sys\nos.sched_setaffinity(0, {%d})\n"
+_ECHO = ("import os\nos.sched_setaffinity(0, {%d})\n"
          "while (b := os.read(0, 1)) not in (b'', b'q'):\n    os.write(1, b)\n")
 
 
@@ -467,10 +475,12 @@ def wakeup_case(progress=print) -> dict:
     out: dict = {"skipped": False, "trips": WAKEUP_TRIPS, "cpu": cpus[-1]}
     for policy in ("normal", "idle"):
         lat = _round_trips(cpus[-1], policy, WAKEUP_TRIPS)
-        out[policy] = {"p50_ms": _pct(lat, 50), "p99_ms": _pct(lat, 99), "max_ms": max(lat)}
+        out[policy] = {"p50_ms": _pct(lat, 50), "p99_ms": _pct(lat, 99), "max_ms": max(lat),
+                       "over_2ms": _share_over(lat, 2.0)}
         f = out[policy]
         progress(f"  wakeup beside a busy loop ({policy:6}): p50 {f['p50_ms']:.3f} ms, p99 "
-                 f"{f['p99_ms']:.3f} ms, max {f['max_ms']:.3f} ms")
+                 f"{f['p99_ms']:.3f} ms, max {f['max_ms']:.3f} ms, "
+                 f"{f['over_2ms']:.1%} over 2 ms")
     return out
 
 

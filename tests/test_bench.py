@@ -188,13 +188,14 @@ def test_wakeup_floor_measures_real_round_trips_and_restores_affinity():
         return
     for policy in ("normal", "idle"):
         f = res[policy]
-        assert 0 < f["p50_ms"] <= f["p99_ms"] <= f["max_ms"]
+        assert 0 < f["p50_ms"] <= f["p99_ms"] <= f["max_ms"] and 0 <= f["over_2ms"] <= 1
     md = report.md_mount({"mount": {"seconds": 1, "wakeup": res}})
     assert f"shares CPU {res['cpu']} with a busy loop" in md and "SCHED_IDLE" in md
 
 
 def test_switch_latency_reports_both_observers():
-    fig = {"n": 3, "p50_ms": 0.5, "p99_ms": 3.0, "max_ms": 4.0, "write_p50_ms": 0.3,
+    fig = {"n": 3, "p50_ms": 0.5, "p99_ms": 3.0, "max_ms": 4.0, "over_2ms": 0.012,
+           "write_p50_ms": 0.3,
            "write_p99_ms": 1.0, "extra_polls_max": 0, "extra_polls_total": 0}
     mnt = {"running": {"command": "c", "engine_rtf_under_reads": 0.1, "lag_ns": [1, 2],
                        "behind": True, "reads": [{"file": f, "readers": n, "rate": 10.0}
@@ -210,3 +211,4 @@ def test_switch_latency_reports_both_observers():
     assert "host floor" in goal["measured"] and "p99 2.90 ms" in goal["measured"]
     md = report.md_mount({"mount": {"seconds": 1, **mnt}})
     assert "reads back 1" in md and "disagreed with the read-back 0 times" in md
+    assert "max 4.00 ms, 1.2% over 2 ms;" in md
