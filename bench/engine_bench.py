@@ -97,12 +97,33 @@ def command(name: str, mode: str, virtual_ns: int, repeats: int, **overrides) ->
             f"--virtual-ms {virtual_ns / NSEC_PER_MSEC:g} --repeats {repeats}{extra}")
 
 
-def measure(name: str, mode: str, virtual_ns: int, repeats: int, **overrides) -> dict:
-    runs = [one_run(name, mode, virtual_ns, **overrides) for _ in range(repeats)]
-    return {"machine": name, "mode": mode, "virtual_ns": virtual_ns, "repeats": repeats,
+def _result(name: str, mode: str, virtual_ns: int, runs: list[dict], **overrides) -> dict:
+    return {"machine": name, "mode": mode, "virtual_ns": virtual_ns, "repeats": len(runs),
             "overrides": {k: v for k, v in overrides.items() if v is not None},
             "runs": runs, "summary": summarize(runs),
-            "command": command(name, mode, virtual_ns, repeats, **overrides)}
+            "command": command(name, mode, virtual_ns, len(runs), **overrides)}
+
+
+def measure(name: str, mode: str, virtual_ns: int, repeats: int, **overrides) -> dict:
+    runs = [one_run(name, mode, virtual_ns, **overrides) for _ in range(repeats)]
+    return _result(name, mode, virtual_ns, runs, **overrides)
+
+
+def measure_modes(name: str, modes, virtual_ns: int, repeats: int) -> dict:
+    """Every mode of one machine, the modes taking turns (stock, then the others, `repeats`
+    rounds), so that each mode's "vs_stock" is the median of ratios taken round by round: on
+    this shared host one mode's median alone moved by 1.5x between runs."""
+    runs: dict[str, list[dict]] = {mode: [] for mode in modes}
+    for _ in range(repeats):
+        for mode in modes:
+            runs[mode].append(one_run(name, mode, virtual_ns))
+    out = {mode: _result(name, mode, virtual_ns, r) for mode, r in runs.items()}
+    if "stock" in runs:
+        for mode, r in runs.items():
+            ratios = [a["pkts_per_s"] / b["pkts_per_s"] for a, b in zip(r, runs["stock"])]
+            out[mode]["vs_stock"] = {"median": statistics.median(ratios), "min": min(ratios),
+                                     "max": max(ratios)}
+    return out
 
 
 def fmt_range(fig: dict, scale: float = 1.0, digits: int = 3) -> str:

@@ -104,11 +104,9 @@ def say(msg: str) -> None:
 def run_engine(cfg: dict, machines=MACHINES, modes=MODES) -> dict:
     out: dict = {}
     for name in machines:
-        out[name] = {}
-        for mode in modes:
-            r = engine_bench.measure(name, mode, cfg["engine_ms"][name] * MS,
-                                     cfg["engine_repeats"])
-            out[name][mode] = r
+        out[name] = engine_bench.measure_modes(name, modes, cfg["engine_ms"][name] * MS,
+                                               cfg["engine_repeats"])
+        for mode, r in out[name].items():
             s = r["summary"]
             extra = (f", {engine_bench.fmt_rate(s['tps'])} UDP_RR trans/wall s"
                      if name == "LO" else "")

@@ -212,3 +212,24 @@ def test_switch_latency_reports_both_observers():
     md = report.md_mount({"mount": {"seconds": 1, **mnt}})
     assert "reads back 1" in md and "disagreed with the read-back 0 times" in md
     assert "max 4.00 ms, 1.2% over 2 ms;" in md
+
+
+def test_modes_take_turns_and_ratios_pair_by_round(monkeypatch):
+    calls = []
+    speeds = {"stock": [10.0, 20.0, 40.0], "backlog_threaded": [5.0, 20.0, 30.0]}
+
+    def fake_run(name, mode, virtual_ns):
+        calls.append(mode)
+        run = {k: 1.0 for k in engine_bench.FIGURES}
+        run.update(packets=1, delivered=1, events=1, transactions=0,
+                   pkts_per_s=speeds[mode][calls.count(mode) - 1])
+        return run
+
+    monkeypatch.setattr(engine_bench, "one_run", fake_run)
+    res = engine_bench.measure_modes("R4", ("stock", "backlog_threaded"), 1000, 3)
+    assert calls == ["stock", "backlog_threaded"] * 3
+    # rounds: 0.5, 1.0, 0.75 -> 0.75 (the medians' ratio would say 20/20 = 1.0)
+    assert res["backlog_threaded"]["vs_stock"] == {"median": 0.75, "min": 0.5, "max": 1.0}
+    assert res["stock"]["vs_stock"]["median"] == 1.0
+    assert report._vs_stock(res, "backlog_threaded") == 0.75
+    assert "--repeats 3" in res["backlog_threaded"]["command"]
