@@ -141,7 +141,8 @@ def goals(res: dict) -> list[dict]:
             ok = sw["p99_ms"] <= TARGET_SWITCH_P99_MS
             out.append(_goal("backlog_threaded switch latency p99 under full load <= 2 ms",
                              "p99 <= 2 ms", f"p50 {sw['p50_ms']:.2f} ms, p99 "
-                             f"{sw['p99_ms']:.2f} ms (n={sw['n']}, read back from backlog_threaded)"
+                             f"{sw['p99_ms']:.2f} ms (n={sw['n']}, read back from "
+                             "backlog_threaded)"
                              + (f"; through stats.json p50 {sw['stats_json']['p50_ms']:.2f}, p99 "
                                 f"{sw['stats_json']['p99_ms']:.2f} ms" if "stats_json" in sw
                                 else "") + _wakeup_floor(mnt), ok,
@@ -168,7 +169,8 @@ def _vs_stock(m: dict, mode: str) -> float:
     turns (engine_bench.measure_modes), else the ratio of the two medians (older results)."""
     if "vs_stock" in m[mode]:
         return m[mode]["vs_stock"]["median"]
-    return m[mode]["summary"]["pkts_per_s"]["median"] / m["stock"]["summary"]["pkts_per_s"]["median"]
+    return (m[mode]["summary"]["pkts_per_s"]["median"]
+            / m["stock"]["summary"]["pkts_per_s"]["median"])
 
 
 # ------------------------------------------------------------------------------ Markdown
@@ -311,8 +313,9 @@ def md_mount(res: dict) -> str:
             out.append(f"`backlog_threaded` switch under that load ({sw['n']} writes, time from "
                        f"the write until `backlog_threaded` reads back 1): **p50 "
                        f"{sw['p50_ms']:.2f} ms, p99 {sw['p99_ms']:.2f} ms**, max "
-                       f"{sw['max_ms']:.2f} ms{_over(sw)}; the write() alone: p50 {sw['write_p50_ms']:.2f}"
-                       f" ms, p99 {sw['write_p99_ms']:.2f} ms; extra polls needed: "
+                       f"{sw['max_ms']:.2f} ms{_over(sw)}; the write() alone: p50 "
+                       f"{sw['write_p50_ms']:.2f} ms, p99 {sw['write_p99_ms']:.2f} ms; extra "
+                       "polls needed: "
                        f"{sw['extra_polls_total']} in total; stats.json disagreed with the "
                        f"read-back {sw.get('disagreed', 0)} times."
                        + (f" Observed through stats.json's \"mode\" instead ({sj['n']} more "
