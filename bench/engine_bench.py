@@ -91,7 +91,7 @@ def summarize(runs: list[dict]) -> dict:
 
 
 def command(name: str, mode: str, virtual_ns: int, repeats: int, **overrides) -> str:
-    extra = "".join(f" --{k} {v:#x}" if k == "rps" else f" --{k} {v}"
+    extra = "".join(f" --{k} {v:#x}" if k == "rps" else f" --{k.replace('_', '-')} {v}"
                     for k, v in overrides.items() if v is not None)
     return (f"python -m bench.engine_bench --machine {name} --mode {mode} "
             f"--virtual-ms {virtual_ns / NSEC_PER_MSEC:g} --repeats {repeats}{extra}")
@@ -153,10 +153,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--queues", type=int)
     ap.add_argument("--rps", type=lambda v: int(v, 16), metavar="HEXMASK",
                     help="rps_cpus of every queue (R16/R64 kinds; default all CPUs)")
+    ap.add_argument("--rx-usecs", type=int, metavar="US",
+                    help="eth0's interrupt coalescing (R16/R64 kinds; default 8)")
     ap.add_argument("--json", action="store_true", help="print the full result as JSON")
     a = ap.parse_args(argv)
     res = measure(a.machine, a.mode, int(a.virtual_ms * NSEC_PER_MSEC), a.repeats,
-                  cpus=a.cpus, pps=a.pps, flows=a.flows, queues=a.queues, rps=a.rps)
+                  cpus=a.cpus, pps=a.pps, flows=a.flows, queues=a.queues, rps=a.rps,
+                  rx_usecs=a.rx_usecs)
     if a.json:
         json.dump(res, sys.stdout, indent=1)
         print()
@@ -164,7 +167,8 @@ def main(argv: list[str] | None = None) -> int:
     s = res["summary"]
     print(f"{a.machine} {a.mode}: {fmt_rate(s['pkts_per_s'])} simulated pkts/wall s, "
           f"real-time factor {fmt_range(s['rtf'])}, {fmt_rate(s['events_per_s'])} "
-          f"events/s, {fmt_rate(s['pkts_per_cpu_s'])} pkts/CPU s, "
+          f"events/s ({s['events'] / max(s['packets'], 1):.2f} per packet), "
+          f"{fmt_rate(s['pkts_per_cpu_s'])} pkts/CPU s, "
           f"median of {a.repeats} (min-max)"
           + (f", {fmt_rate(s['tps'])} UDP_RR transactions/wall s"
              if a.machine == "LO" else ""))

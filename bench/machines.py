@@ -47,9 +47,10 @@ def _lo() -> NetDeviceConfig:
 
 def build(name: str, mode: str = "stock", *, cpus: int | None = None, pps: int | None = None,
           flows: int | None = None, queues: int | None = None, rps: int | None = None,
-          seed: int = 1, pattern: str = "poisson") -> Machine:
+          rx_usecs: int | None = None, seed: int = 1, pattern: str = "poisson") -> Machine:
     """A machine of the reference kind `name` in `mode`, traffic already started at t=0.
-    `rps` is the rps_cpus mask of every queue of R16/R64-kind machines (default: all CPUs)."""
+    `rps` is the rps_cpus mask of every queue of R16/R64-kind machines (default: all CPUs),
+    `rx_usecs` their eth0's interrupt coalescing (default: NetDeviceConfig's, 8 us)."""
     if name not in REFERENCE:
         raise ValueError(f"unknown machine {name!r} (expected one of {', '.join(MACHINES)})")
     if mode not in MODES:
@@ -70,7 +71,9 @@ def build(name: str, mode: str = "stock", *, cpus: int | None = None, pps: int |
     else:
         n = cpus or ref_cpus
         queues = queues or (n if cpus else ref_queues)
-        dev = NetDeviceConfig(name="eth0", rx_queues=queues, irq_cpus=tuple(range(queues)))
+        coalesce = {} if rx_usecs is None else {"rx_usecs": rx_usecs}
+        dev = NetDeviceConfig(name="eth0", rx_queues=queues, irq_cpus=tuple(range(queues)),
+                              **coalesce)
         m = Machine(MachineConfig(cpus=n, seed=seed, thread_backlog_napi=napi,
                                   devices=(dev, _lo())))
         _threaded(m, mode)

@@ -66,6 +66,23 @@ def test_engine_bench_cli_prints_its_command(capsys):
     assert "R4 stock" in out and "command: python -m bench.engine_bench" in out
 
 
+
+def test_engine_bench_command_reproduces_its_overrides(capsys):
+    """The printed command is the run: its options parse back to the same overrides."""
+    argv = ["--machine", "R16", "--cpus", "4", "--pps", "200000", "--rps", "f",
+            "--rx-usecs", "50", "--virtual-ms", "0.2", "--repeats", "1"]
+    assert engine_bench.main(argv) == 0
+    out = capsys.readouterr().out
+    cmd = out.split("command: ", 1)[1].split()
+    assert cmd[:3] == ["python", "-m", "bench.engine_bench"]
+    assert engine_bench.main(cmd[3:]) == 0
+    again = capsys.readouterr().out
+    assert again.split("command: ", 1)[1].split() == cmd
+    assert "per packet" in again
+    m = build("R16", "stock", cpus=4, rx_usecs=50)
+    assert m.netdevs["eth0"].coalesce_ns == 50_000
+    assert build("R16", "stock", cpus=4).netdevs["eth0"].coalesce_ns == 8_000
+
 def test_baseline_does_the_r4_work():
     b = baseline.BaselineR4()
     b.run_for(2_000_000)
