@@ -48,6 +48,7 @@ HANDOFF_MAX_S = 0.02         # how long the clock thread waits for queued file o
 HANDOFF_BUSY_S = 0.0002      # ... and for a stream of file operations that need no lock
 HANDOFF_POLL_S = 0.0001
 IDLE_SLEEP_S = 0.001
+MANUAL_POLL_S = 0.01         # how often a manual clock is looked at again
 
 
 class Runtime:
@@ -201,41 +202,60 @@ class Runtime:
             self._thread = None
 
     def _run(self) -> None:
+        """The clock thread (Runtime.start()): slices, each followed by a hand-off."""
         while not self._stop.is_set():
-            try:
-                self._clock_loop()
-            except Exception as e:  # an engine bug: stop the clock, say so where users look
-                log.exception("the engine failed; the realtime clock is stopped")
-                with self.lock:
-                    self.clock_mode = "manual"
-                    self.machine.log(f"procnet: the engine failed ({type(e).__name__}: {e}); "
-                                     "clock/mode is now manual; see the daemon log")
-                    self._changed()
-
-    def _clock_loop(self) -> None:
-        while not self._stop.is_set():
-            if self.clock_mode != "realtime":
-                self._stop.wait(0.01)
-                continue
-            with self.lock:
-                if self.clock_mode != "realtime":
-                    continue
-                target = self._virt0 + int((time.monotonic() - self._wall0) * self.speed
-                                           * NSEC_PER_SEC)
-                m = self.machine
-                t0, ran0, now0, lag0 = time.perf_counter(), m.eq.events_run, m.now_ns, self.lag_ns
-                caught_up = target <= m.now_ns or m.run_until(
-                    target, max_events=self.slice_events, should_yield=self._file_op_waiting)
-                took = time.perf_counter() - t0
-                full_slice = m.eq.events_run - ran0 >= self.slice_events
-                self.lag_ns = max(0, target - m.now_ns)
-                if (m.eq.events_run, m.now_ns, self.lag_ns) != (ran0, now0, lag0):
-                    self.generation += 1         # the machine moved on: not a new epoch
-            if full_slice and not caught_up:     # a slice cut short for a file op says nothing
-                self._adapt_slice(took)
+            idle_s = self.clock_step(self._file_op_waiting)
             self._hand_off()
-            if caught_up:
-                self._stop.wait(IDLE_SLEEP_S)
+            if idle_s:
+                self._stop.wait(idle_s)
+
+    def background(self, pending) -> float:
+        """The mount's work between FUSE requests (KernelFS.background): the realtime clock's
+        next slice, cut short once `pending()` says a request waits, unless the clock thread
+        (start()) drives the clock. Returns how long the loop may wait for requests."""
+        if self._thread is not None:
+            return MANUAL_POLL_S
+        return self.clock_step(pending)
+
+    def clock_step(self, should_yield) -> float:
+        """One slice of the realtime clock: simulate towards the wall-clock target until it is
+        reached, `slice_events` ran, or `should_yield()` (asked every 32 events) says a file
+        operation is waiting. Returns how long the caller may wait before the next step: 0 while
+        behind, IDLE_SLEEP_S once caught up, MANUAL_POLL_S while the clock is manual.
+
+        Called by the clock thread, or by the FUSE loop thread between requests when the mount
+        drives the clock itself (KernelFS.background, docs/architecture.md §3)."""
+        try:
+            return self._clock_step(should_yield)
+        except Exception as e:  # an engine bug: stop the clock, say so where users look
+            log.exception("the engine failed; the realtime clock is stopped")
+            with self.lock:
+                self.clock_mode = "manual"
+                self.machine.log(f"procnet: the engine failed ({type(e).__name__}: {e}); "
+                                 "clock/mode is now manual; see the daemon log")
+                self._changed()
+            return MANUAL_POLL_S
+
+    def _clock_step(self, should_yield) -> float:
+        if self.clock_mode != "realtime":
+            return MANUAL_POLL_S
+        with self.lock:
+            if self.clock_mode != "realtime":
+                return MANUAL_POLL_S
+            target = self._virt0 + int((time.monotonic() - self._wall0) * self.speed
+                                       * NSEC_PER_SEC)
+            m = self.machine
+            t0, ran0, now0, lag0 = time.perf_counter(), m.eq.events_run, m.now_ns, self.lag_ns
+            caught_up = target <= m.now_ns or m.run_until(
+                target, max_events=self.slice_events, should_yield=should_yield)
+            took = time.perf_counter() - t0
+            full_slice = m.eq.events_run - ran0 >= self.slice_events
+            self.lag_ns = max(0, target - m.now_ns)
+            if (m.eq.events_run, m.now_ns, self.lag_ns) != (ran0, now0, lag0):
+                self.generation += 1         # the machine moved on: not a new epoch
+        if full_slice and not caught_up:     # a slice cut short for a file op says nothing
+            self._adapt_slice(took)
+        return IDLE_SLEEP_S if caught_up else 0.0
 
     def _adapt_slice(self, took_s: float) -> None:
         """Scale the events per slice so that one slice takes about SLICE_TARGET_S."""
@@ -257,5 +277,4 @@ def make_tree(opts):
     Called in the serving process, after any fork (threads do not survive a fork)."""
     from procnet.kernelfs.tree import KernelFS
     rt = Runtime(opts.machine, clock=opts.clock, speed=opts.speed)
-    rt.start()
-    return KernelFS(rt)
+    return KernelFS(rt)          # the FUSE loop drives the clock (Runtime.background)

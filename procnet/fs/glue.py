@@ -17,12 +17,14 @@ Semantics (docs/fuse.md, measured in shared/fuse-notes.md):
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import errno
 import functools
 import itertools
 import logging
 import os
+import select
 import stat
 import time
 from collections import OrderedDict
@@ -318,13 +320,144 @@ class TreeOperations(mfusepy.Operations):
 def run(tree: Tree, mountpoint: str, on_init: Callable[[], None] | None = None) -> None:
     """Mount ``tree`` on ``mountpoint`` and serve in this thread until unmounted or signalled.
 
+    A tree with a ``background(pending)`` method (Tree's docstring) is served by our own loop,
+    which runs that work between requests on this same thread (_serve_loop); any other tree by
+    libfuse's loop (fuse_main).
+
     Raises RuntimeError(code) when libfuse reports failure; on libfuse3 that includes a clean
     stop by SIGINT/SIGTERM/SIGHUP (the caller tells the two apart, see lifecycle.serve)."""
-    mfusepy.FUSE(
-        TreeOperations(tree, on_init),
-        mountpoint,
-        raw_fi=True,  # open() gets fuse_file_info, to set fh and direct_io
-        nothreads=True,  # single loop thread: 5x faster under concurrent readers (fuse-notes §5)
-        foreground=True,  # lifecycle.serve does its own fork, before FUSE starts
-        **MOUNT_OPTIONS,
-    )
+    background = getattr(tree, "background", None)
+    with _fuse_main_replaced(background):
+        mfusepy.FUSE(
+            TreeOperations(tree, on_init),
+            mountpoint,
+            raw_fi=True,  # open() gets fuse_file_info, to set fh and direct_io
+            nothreads=True,  # single loop thread: 5x faster under concurrent readers (fuse-notes §5)
+            foreground=True,  # lifecycle.serve does its own fork, before FUSE starts
+            **MOUNT_OPTIONS,
+        )
+
+
+# ---------------------------------------------------------------- our own loop
+#
+# libfuse's fuse_main() serves requests and nothing else, so the engine used to run in a thread
+# of its own beside it: three busy parties (engine thread, FUSE thread, client) on a 2-CPU host,
+# every request a wake-up of the FUSE thread onto a CPU the engine held, and 5-12% of
+# backlog_threaded switches waited a scheduler tick for it (docs/architecture.md §3). Our loop
+# is libfuse's single-threaded one (fuse_session_loop) with the tree's background work between
+# requests: one thread, which finds a request by poll() instead of being woken for it.
+# mfusepy builds the fuse_operations table and calls the module's fuse_main_real; we hand it
+# one that does what libfuse's does (fuse_new, fuse_mount, signal handlers, loop, unmount).
+
+
+class _FuseArgs(ctypes.Structure):  # struct fuse_args (fuse_opt.h)
+    _fields_ = [("argc", ctypes.c_int), ("argv", ctypes.POINTER(ctypes.c_char_p)),
+                ("allocated", ctypes.c_int)]
+
+
+class _FuseBuf(ctypes.Structure):  # struct fuse_buf (fuse_common.h), with room for newer fields
+    _fields_ = [("size", ctypes.c_size_t), ("flags", ctypes.c_int), ("mem", ctypes.c_void_p),
+                ("fd", ctypes.c_int), ("pos", ctypes.c_int64), ("_newer", ctypes.c_size_t * 4)]
+
+
+# fuse_main_real()'s result for a loop ended by a signal, as libfuse3 reports it (nonzero).
+_EXIT_BY_SIGNAL = 8
+# How often, at most, the background work asks whether a request waits (a poll() each time).
+PENDING_CHECK_S = 20e-6
+
+
+def _session_api():
+    lib = mfusepy._libfuse
+    p, i, sz = ctypes.c_void_p, ctypes.c_int, ctypes.c_size_t
+    sigs = {"fuse_new": ([ctypes.POINTER(_FuseArgs), p, sz, p], p),
+            "fuse_mount": ([p, ctypes.c_char_p], i), "fuse_unmount": ([p], None),
+            "fuse_destroy": ([p], None), "fuse_get_session": ([p], p),
+            "fuse_set_signal_handlers": ([p], i), "fuse_remove_signal_handlers": ([p], None),
+            "fuse_session_fd": ([p], i), "fuse_session_exited": ([p], i),
+            "fuse_session_receive_buf": ([p, ctypes.POINTER(_FuseBuf)], i),
+            "fuse_session_process_buf": ([p, ctypes.POINTER(_FuseBuf)], None)}
+    api = {}
+    for name, (argtypes, restype) in sigs.items():
+        f = getattr(lib, name)
+        f.argtypes, f.restype = argtypes, restype
+        api[name] = f
+    api["free"] = ctypes.CDLL(None).free
+    api["free"].argtypes, api["free"].restype = [p], None
+    return api
+
+
+@contextlib.contextmanager
+def _fuse_main_replaced(background):
+    if background is None:
+        yield
+        return
+    saved = mfusepy.fuse_main_real
+    mfusepy.fuse_main_real = functools.partial(_fuse_main, _session_api(), background)
+    try:
+        yield
+    finally:
+        mfusepy.fuse_main_real = saved
+
+
+def _fuse_main(api, background, argc, argv, ops, op_size, user_data) -> int:
+    """fuse_main_real() of libfuse3 (lib/helper.c) for mfusepy's argv ('fuse', -f, -s, -o
+    OPTS, MOUNTPOINT), with _serve_loop() as its loop."""
+    args = [argv[i] for i in range(argc)]
+    mountpoint, opts = args[-1], [a for a in args[:-1] if a not in (b"-f", b"-s")]
+    fargs = _FuseArgs(len(opts), (ctypes.c_char_p * len(opts))(*opts), 0)
+    fuse = api["fuse_new"](ctypes.byref(fargs), ctypes.cast(ops, ctypes.c_void_p), op_size,
+                           user_data)
+    if not fuse:
+        return 3                                  # libfuse has printed why
+    try:
+        if api["fuse_mount"](fuse, mountpoint) != 0:
+            return 4
+        se = api["fuse_get_session"](fuse)
+        try:
+            if api["fuse_set_signal_handlers"](se) != 0:
+                return 6
+            try:
+                return _serve_loop(api, se, background)
+            finally:
+                api["fuse_remove_signal_handlers"](se)
+        finally:
+            api["fuse_unmount"](fuse)
+    finally:
+        api["fuse_destroy"](fuse)
+
+
+def _serve_loop(api, se, background) -> int:
+    """fuse_session_loop() (lib/fuse_loop.c), running ``background(pending)`` whenever no
+    request waits. ``pending()`` (poll() on /dev/fuse, at most every PENDING_CHECK_S) lets the
+    background work stop as soon as one arrives; it returns how long the loop may sleep in
+    poll() before it wants to run again (0: at once)."""
+    fd = api["fuse_session_fd"](se)
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    last_check = [0.0]
+
+    def pending() -> bool:
+        now = time.perf_counter()
+        if now - last_check[0] < PENDING_CHECK_S:
+            return False
+        last_check[0] = now
+        return bool(poller.poll(0))
+
+    buf = _FuseBuf()
+    try:
+        while not api["fuse_session_exited"](se):
+            if not poller.poll(0):
+                wait_s = background(pending)
+                # A signal does not end poll() (Python retries it), so the wait stays short
+                # enough to notice fuse_session_exited() soon after SIGTERM.
+                if not wait_s or not poller.poll(max(1, min(round(wait_s * 1000), 10))):
+                    continue
+            res = api["fuse_session_receive_buf"](se, ctypes.byref(buf))
+            if res == -errno.EINTR:
+                continue
+            if res <= 0:                          # unmounted (ENODEV) or a read error
+                return 0 if res == 0 else -res
+            api["fuse_session_process_buf"](se, ctypes.byref(buf))
+        return _EXIT_BY_SIGNAL
+    finally:
+        api["free"](buf.mem)

@@ -216,6 +216,10 @@ class KernelFS:
             raise OSError(errno.EACCES, f"{path} is write-only")
         return entry.show(ctx).encode()
 
+    def background(self, pending) -> float:
+        """Work between FUSE requests, on the loop's thread (fs.Tree): the engine's clock."""
+        return self.rt.background(pending)
+
     def set_stop_check(self, stop_requested) -> None:
         """The FUSE glue's "is the mount stopping?" check; Runtime.advance polls it."""
         self.rt.stop_requested = stop_requested
