@@ -117,6 +117,24 @@ def test_sigterm_stops_a_background_daemon(mnt):
     assert "stopped by signal" in m.log.read_text()
 
 
+def test_one_thread_serves_and_simulates(mnt):
+    """The FUSE loop drives the clock between requests (glue._serve_loop): no engine thread
+    beside it, and virtual time still follows wall time while the engine is saturated."""
+    m = mount(mnt, "--clock", "realtime")
+    make_busy(mnt)
+    [pid] = m.pids()
+    deadline = time.monotonic() + STOP_TIMEOUT_S
+    while len(os.listdir(f"/proc/{pid}/task")) > 1 and time.monotonic() < deadline:
+        time.sleep(0.02)                     # the start-up thread that reported "ready"
+    assert os.listdir(f"/proc/{pid}/task") == [str(pid)]
+    now0 = int(m.read("procnet/clock/now"))
+    time.sleep(0.2)
+    assert int(m.read("procnet/clock/now")) > now0
+    assert int(m.read("procnet/clock/lag_ns")) > 0       # flat out, and answering meanwhile
+    (mnt / "proc/sys/net/core/backlog_threaded").write_text("1\n")
+    assert m.read("proc/sys/net/core/backlog_threaded") == "1\n"
+
+
 def test_background_mount_returns_ready_and_detached(mnt):
     m = mount(mnt, "--clock", "manual")  # capture_output: would hang if it kept our pipes
     assert m.read("proc/sys/net/core/netdev_max_backlog") == "1000\n"  # no waiting

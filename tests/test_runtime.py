@@ -217,3 +217,39 @@ def test_advance_runs_whole_slices_after_file_operations():
     rt.advance(20_000_000)
     assert rt.machine.eq.events_run > 4 * SLICE_EVENTS
     assert len(slices) <= rt.machine.eq.events_run // SLICE_EVENTS + 1
+
+
+# ---------------------------------------------------------------------- driven by the FUSE loop
+def test_background_runs_the_clock_until_a_request_waits():
+    """Runtime.background is the mount's loop running the clock between requests: a slice
+    per call, cut at the first yield point once pending() is true, nothing while manual or
+    while a clock thread drives the clock."""
+    rt = busy_runtime()
+    asked = []
+    assert rt.background(lambda: asked.append(1) or False) == 0.0    # behind: call again
+    ran = rt.machine.eq.events_run
+    assert ran > 0 and asked                                        # asked at yield points
+    rt.background(lambda: True)
+    assert 0 < rt.machine.eq.events_run - ran <= 64                 # cut at the first one
+    rt.set_clock_mode("manual")
+    now = rt.machine.now_ns
+    assert rt.background(lambda: False) > 0 and rt.machine.now_ns == now
+    idle = Runtime(clock="realtime")
+    time.sleep(0.01)
+    assert idle.background(lambda: False) > 0 and idle.machine.now_ns > 0   # caught up: wait
+    with idle:
+        assert idle.background(lambda: False) > 0                  # the thread's job
+
+
+def test_an_engine_failure_in_background_stops_the_clock_and_says_so():
+    rt = Runtime(clock="realtime")
+
+    def boom(*args, **kw):
+        raise RuntimeError("boom")
+
+    real = rt.machine
+    rt.machine = WithRunUntil(real, boom)
+    time.sleep(0.01)
+    assert rt.background(lambda: False) > 0
+    assert rt.clock_mode == "manual"
+    assert "the engine failed (RuntimeError: boom)" in real.dmesg[-1][1]
