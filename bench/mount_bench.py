@@ -5,8 +5,8 @@ Cases, all in one run so their ratios compare like with like:
     idle     procnet mount, --clock manual: the engine does not run (an R16-like machine is
              configured through the files: 16 CPUs, 16 rx queues, rps_cpus ffff on every queue,
              `add t1 dev=eth0 flows=1024 pps=10000000`, but virtual time stands still)
-    running  the same machine with --clock realtime: the engine thread simulates flat out and
-             never catches up (procnet/clock/lag_ns keeps growing), the worst case for readers
+    running  the same machine with --clock realtime: the engine simulates flat out between
+             requests (the mount's FUSE loop drives it) and never catches up (procnet/clock/lag_ns keeps growing), the worst case for readers
     host     the host kernel's own /proc/net/softnet_stat
     floor    bench/minimal_fs.py: the smallest mfusepy filesystem, serving a softnet_stat-shaped
              file the way procnet serves its files; what the binding itself costs here
@@ -15,7 +15,8 @@ Cases, all in one run so their ratios compare like with like:
              note when lxcfs is not installed
     wakeup   no FUSE at all: the host scheduler's floor for the switch latency. A pipe round
              trip to a process that shares its CPU with a busy loop (nice 0, then SCHED_IDLE),
-             the situation of a shell or the FUSE thread woken where the engine thread runs
+             the situation of a shell woken where a busy thread runs (and, before the mount's
+             loop drove the engine itself, of its FUSE thread)
 
 For each case and file, 1 and 4 reader processes (`bench.reader`) each loop os.open/os.read/
 os.close for SECONDS; the figure is the total reads per second of all readers. With --rounds N
@@ -285,7 +286,7 @@ def procnet_case(clock: str, seconds: float, switches: int = 0, progress=print) 
                  + R16_TRAFFIC.strip()}
     with ProcnetMount(clock) as m:
         if clock == "realtime":
-            time.sleep(1.0)                   # let the engine thread fall behind first
+            time.sleep(1.0)                   # let the engine fall behind first
         v0, w0, lag0 = m.now_ns(), time.monotonic(), m.lag_ns()
         for f in FILES:
             for n in (1, 4):

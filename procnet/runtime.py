@@ -3,19 +3,22 @@
 The engine is single-threaded and knows nothing of wall time. The runtime owns it and decides
 when virtual time moves:
 
-  * "realtime": a background thread keeps virtual time at `speed` x wall time since the mode
-    was entered. It simulates in slices of about `SLICE_TARGET_S` of wall time (the number of
-    events per slice adapts to how costly events are) and drops the lock between slices.
+  * "realtime": virtual time follows `speed` x wall time since the mode was entered. The
+    clock runs in slices of about `SLICE_TARGET_S` of wall time (the number of events per
+    slice adapts to how costly events are), each `clock_step()`.
   * "manual": time moves only through `advance()` (procnet/clock/advance).
 
-Every access to engine state takes `lock`; file operations take it through `access()`, which
-puts them ahead of the clock thread: the engine asks every 32 events whether a file operation
-is waiting (`should_yield`, like cond_resched()) and ends its slice early if so; after each
-slice the clock thread waits (a few ms at most) until every file operation that queued up
-meanwhile has had its turn. Without that hand-off Python's lock is unfair and a busy clock
-thread re-took it before a waiting reader woke up (measured: 110 reads/s, p99 66 ms; with it
-see docs/architecture.md). So a read or a control write waits for about 32 events, plus the
-GIL's switch interval (lifecycle.SWITCH_INTERVAL_S), not for a whole slice.
+Who calls `clock_step()`: a mount's FUSE loop, between requests on its own thread
+(`background()`, called through KernelFS by procnet/fs/glue.py's loop), so that one thread
+serves and simulates; or, for a Runtime used without a mount, the clock thread of `start()`.
+
+Every access to engine state takes `lock`; file operations take it through `access()`. The
+engine asks every 32 events whether a file operation is waiting (`should_yield`, like
+cond_resched()) and ends its slice early if so. On the mount's loop that question is a poll()
+of /dev/fuse; for the clock thread it is whether a file operation queued for the lock, and
+after each slice the thread waits (a few ms at most) until every one that queued meanwhile has
+had its turn: Python's lock is unfair, and a busy clock thread re-took it before a waiting
+reader woke up (measured: 110 reads/s, p99 66 ms; docs/architecture.md §3).
 
 The backlog_threaded write path additionally holds `backlog_threaded_mutex` around "parse,
 then switch", as backlog_threaded_sysctl() does.
@@ -188,9 +191,10 @@ class Runtime:
                                                     f"stopping (now {self.machine.now_ns} ns)")
             time.sleep(0)      # let a waiting reader take the lock
 
-    # ------------------------------------------------------------------ engine thread
+    # ------------------------------------------------------------------ clock thread
     def start(self) -> None:
-        """Start the realtime clock thread (it idles while the clock is manual)."""
+        """Start the realtime clock thread (it idles while the clock is manual): for a Runtime
+        used without a mount, whose FUSE loop would drive the clock instead (background())."""
         if self._thread is None:
             self._thread = threading.Thread(target=self._run, name="procnet-engine", daemon=True)
             self._thread.start()

@@ -70,6 +70,13 @@ class Tree(Protocol):
         """Handle one write(2) call; return the byte count that call reports (1..len(data);
         procfs reports len(data) even for ignored writes at offset > 0)."""
 
+    # Optional: ``background(pending) -> float`` is work the tree wants done between
+    # requests, on the loop's own thread (KernelFS: the engine's clock). The loop calls it
+    # whenever no request waits; it should return soon after ``pending()`` turns true (pending
+    # polls /dev/fuse, at most every 20 us), and return how many seconds the loop may wait for
+    # a request before calling it again (0: at once). A tree with it is served by the glue's
+    # own loop instead of libfuse's (glue._serve_loop).
+    #
     # Optional: ``set_stop_check(fn)`` is called once with a function that returns True once
     # the mount is stopping (SIGINT/SIGTERM/SIGHUP). A callback that runs long (the loop is
     # single-threaded, so it holds up every other request and the signal too) should poll it

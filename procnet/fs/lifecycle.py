@@ -42,8 +42,10 @@ EXIT_NOT_MOUNTED = 8  # umount: nothing (or not procnet) mounted there
 FSTYPE = "fuse.procnet"
 DEV_FUSE = "/dev/fuse"
 FUSE_CONF = "/etc/fuse.conf"
-# The GIL otherwise lets a CPU-bound engine thread hold the FUSE loop for 5 ms slices
-# (fuse-notes §7: 104 reads/s at the default, ~1.2k at 0.5 ms). 10 us: docs/architecture.md §3.
+# A tree whose busy work runs in a thread of its own (a Runtime started with start(), not driven
+# by the loop) would otherwise hold the FUSE loop for 5 ms GIL slices (fuse-notes §7: 104
+# reads/s at the default, ~1.2k at 0.5 ms). 10 us: docs/architecture.md §3. procnet's own
+# mount has one thread and loses nothing by it.
 SWITCH_INTERVAL_S = 0.00001
 MNT_DETACH = 2  # <sys/mount.h>
 
