@@ -6,7 +6,8 @@ Cases, all in one run so their ratios compare like with like:
              configured through the files: 16 CPUs, 16 rx queues, rps_cpus ffff on every queue,
              `add t1 dev=eth0 flows=1024 pps=10000000`, but virtual time stands still)
     running  the same machine with --clock realtime: the engine simulates flat out between
-             requests (the mount's FUSE loop drives it) and never catches up (procnet/clock/lag_ns keeps growing), the worst case for readers
+             requests (the mount's FUSE loop drives it) and never catches up
+             (procnet/clock/lag_ns keeps growing), the worst case for readers
     host     the host kernel's own /proc/net/softnet_stat
     floor    bench/minimal_fs.py: the smallest mfusepy filesystem, serving a softnet_stat-shaped
              file the way procnet serves its files; what the binding itself costs here

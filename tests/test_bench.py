@@ -66,7 +66,6 @@ def test_engine_bench_cli_prints_its_command(capsys):
     assert "R4 stock" in out and "command: python -m bench.engine_bench" in out
 
 
-
 def test_engine_bench_command_reproduces_its_overrides(capsys):
     """The printed command is the run: its options parse back to the same overrides."""
     argv = ["--machine", "R16", "--cpus", "4", "--pps", "200000", "--rps", "f",
@@ -82,6 +81,7 @@ def test_engine_bench_command_reproduces_its_overrides(capsys):
     m = build("R16", "stock", cpus=4, rx_usecs=50)
     assert m.netdevs["eth0"].coalesce_ns == 50_000
     assert build("R16", "stock", cpus=4).netdevs["eth0"].coalesce_ns == 8_000
+
 
 def test_baseline_does_the_r4_work():
     b = baseline.BaselineR4()
