@@ -53,9 +53,7 @@ cdef class NetCore:
     cdef public str felix_variant
     cdef public list flows_by_id
     cdef long long[::1] _flow_hash
-    cdef list _rps_batch
-    cdef long long[::1] _rps_order
-    cdef SkbQueue _rps_inline
+    cdef long long[::1] _rps_first, _rps_tail, _rps_count, _rps_order, _rps_next, _rps_done
 
     # the CPU model (Machine implements these)
     cpdef raise_irq(self, Cpu cpu, object src)
@@ -79,7 +77,7 @@ cdef class NetCore:
     # entry points
     @cython.locals(target=cython.int)
     cpdef netif_rx(self, long long t_ns, Flow flow, Cpu cpu, RxQueue rxq)
-    @cython.locals(m=cython.longlong[::1], tcpu=cython.int, c=Cpu)
+    @cython.locals(tcpu=cython.int, c=Cpu)
     cpdef int get_rps_cpu(self, RxQueue rxq, long long hash_) except? -2
     @cython.locals(dev=NetDevice, sd=SoftnetData, qlen=Py_ssize_t, max_backlog=cython.longlong)
     cpdef bint enqueue_to_backlog(self, long long t_ns, Flow flow, int target,
@@ -111,15 +109,16 @@ cdef class NetCore:
                    per_pkt=cython.longlong, pq=SkbQueue, n=cython.longlong)
     cdef (long long, long long) process_backlog(self, Napi napi, long long quota, int run_cpu,
                                                 long long t0) except *
-    @cython.locals(k=Py_ssize_t, sd=SoftnetData, qlen=Py_ssize_t, max_backlog=cython.longlong,
-                   last=cython.longlong, t_ns=cython.longlong, mysd=SoftnetData)
-    cdef enqueue_batch(self, SkbQueue q, int target, int this_cpu, NetDevice dev)
+    @cython.locals(sd=SoftnetData, qlen=Py_ssize_t, max_backlog=cython.longlong,
+                   last=cython.longlong, mysd=SoftnetData, i=Py_ssize_t)
+    cdef enqueue_batch(self, SkbQueue ring, Py_ssize_t k, Py_ssize_t count, int target,
+                       int this_cpu, NetDevice dev)
     @cython.locals(rxq=RxQueue, ring=SkbQueue, c=Costs, work=cython.longlong,
-                   rps_map=cython.longlong[::1],
                    step=cython.longlong, cost=cython.longlong, n=cython.longlong, cpus=list,
-                   batches=list, norder=Py_ssize_t, inline=SkbQueue, t_ns=cython.longlong,
-                   fid=cython.longlong, h=cython.longlong, tcpu=cython.int, batch=SkbQueue,
-                   i=Py_ssize_t, t_done=cython.longlong, target=Cpu)
+                   norder=Py_ssize_t,
+                   inline_first=Py_ssize_t, inline_tail=Py_ssize_t, head=Py_ssize_t,
+                   mask=Py_ssize_t, k=Py_ssize_t, fid=cython.longlong, h=cython.longlong,
+                   tcpu=cython.int, i=Py_ssize_t, target=Cpu)
     cdef (long long, long long) napi_poll_device(self, Napi napi, long long quota, Cpu cpu,
                                                  long long t0) except *
     @cython.locals(weight=cython.longlong, work=cython.longlong, cost=cython.longlong)

@@ -131,11 +131,16 @@ class NetCore:
         # Set to a function f(napi, work, cpu) called after every NAPI poll: the kernel's
         # napi:napi_poll tracepoint (trace_napi_poll() in __napi_poll).
         self.trace_napi_poll = None
-        # Scratch of napi_poll_device(): packets per RPS target, the targets in the order they
-        # first appear, packets processed on the polling CPU.
-        self._rps_batch = [SkbQueue(self.flows_by_id) for _ in range(cfg.cpus)]
+        # Scratch of napi_poll_device()'s RPS step, by CPU: the ring position of the first and
+        # last packet for that target and their count; the targets in the order they first
+        # appear. By ring position: the next packet of the same chain, and when a packet
+        # processed on the polling CPU is done.
+        self._rps_first = array("q", bytes(8 * cfg.cpus))
+        self._rps_tail = array("q", bytes(8 * cfg.cpus))
+        self._rps_count = array("q", bytes(8 * cfg.cpus))
         self._rps_order = array("q", bytes(8 * cfg.cpus))
-        self._rps_inline = SkbQueue(self.flows_by_id)
+        self._rps_next = array("q", bytes(8 * 64))
+        self._rps_done = array("q", bytes(8 * 64))
 
     # ------------------------------------------------------------------ the CPU model
     # What the receive path asks of the CPUs it runs on. Machine (machine.py) implements these;
@@ -304,10 +309,9 @@ class NetCore:
 
     def get_rps_cpu(self, rxq, hash_: int) -> int:
         """get_rps_cpu(): cpus[reciprocal_scale(hash, len)], -1 without map, hash 0, offline."""
-        m = rxq.rps_map
-        if m is None or hash_ == 0:
-            return -1
-        tcpu = m[reciprocal_scale(hash_, len(m))]
+        if rxq.rps_map is None or hash_ == 0:      # (no local: a typed memoryview local
+            return -1                              # costs a reference-count round trip)
+        tcpu = rxq.rps_map[reciprocal_scale(hash_, len(rxq.rps_map))]
         c = self.cpus[tcpu]
         return tcpu if c.online else -1
 
@@ -535,27 +539,30 @@ class NetCore:
         sd.input_queue_head += work
         return work, cost
 
-    def enqueue_batch(self, q: SkbQueue, target: int, this_cpu: int, dev: NetDevice) -> None:
-        """enqueue_to_backlog() for all packets of q (from one device, for one target CPU), in
-        order. When every packet is accepted without reaching the flow-limit test, this is one
-        splice; otherwise it is the per-packet path, so drops and flow-limit stay exact."""
-        k = q.qlen
+    def enqueue_batch(self, ring: SkbQueue, k: int, count: int, target: int, this_cpu: int,
+                      dev: NetDevice) -> None:
+        """enqueue_to_backlog() for `count` packets of the rx ring (one device, one target CPU),
+        in order: its k-th oldest, then the _rps_next[k]-th, and so on. When every packet is
+        accepted without reaching the flow-limit test, this is one append; otherwise it is the
+        per-packet path, so drops and flow-limit stay exact."""
         sd = self.softnet[target]
         qlen = sd.input_pkt_queue.qlen
         max_backlog = self.sysctl.netdev_max_backlog
-        last = qlen + k - 1
+        last = qlen + count - 1
         mysd = self.softnet[this_cpu]
         if dev.running and (max_backlog < 0 or (
                 last <= max_backlog and (mysd.flow_limit is None or last < max_backlog >> 1))):
             if qlen == 0 and not sd.backlog.state & NAPI_STATE_SCHED:
                 sd.backlog.state |= NAPI_STATE_SCHED
                 self.napi_schedule_rps(sd, mysd)
-            sd.input_pkt_queue.splice_tail_init(q)
-            sd.input_queue_tail += k
+            sd.input_pkt_queue.append_chain(ring, k, count, self._rps_next)
+            sd.input_queue_tail += count
             return
-        while q.qlen:
-            t_ns = q.pop()
-            self.enqueue_to_backlog(t_ns, self.flows_by_id[q.popped_fid], target, this_cpu)
+        for _ in range(count):
+            i = (ring.head + k) & ring.mask
+            self.enqueue_to_backlog(ring.times[i], self.flows_by_id[ring.fids[i]], target,
+                                    this_cpu)
+            k = self._rps_next[k]
 
     def napi_poll_device(self, napi, quota: int, cpu, t0: int) -> tuple[int, int]:
         """A NAPI driver's poll: up to `quota` packets from the ring via netif_receive_skb():
@@ -565,52 +572,66 @@ class NetCore:
         ring = rxq.ring
         c = self.c
         work = min(quota, ring.qlen)
-        rps_map = rxq.rps_map
-        if rps_map is None:
+        if rxq.rps_map is None:
             step = c.driver_rx_ns + c.protocol_ns
             self.deliver_batch(ring, work, cpu.id, t0 + step, step)
             cost = work * step
         else:
-            # get_rps_cpu() per packet; packets keep their order within each target, targets
+            # get_rps_cpu() per packet, reading the ring in place. Packets keep their order
+            # within each target (a chain through _rps_next from _rps_first[target]); targets
             # are enqueued in the order they first appear, then the packets processed here.
-            n = len(rps_map)
+            if work > len(self._rps_next):
+                self._rps_next = array("q", bytes(8 * 2 * work))
+                self._rps_done = array("q", bytes(8 * 2 * work))
+            n = len(rxq.rps_map)
             cpus = self.cpus
-            batches = self._rps_batch
-            order = self._rps_order
             norder = 0
-            inline = self._rps_inline
-            inline_done = None
+            inline_first = -1
+            inline_tail = -1
             cost = 0
-            for _ in range(work):
-                t_ns = ring.pop()
-                fid = ring.popped_fid
+            head = ring.head
+            mask = ring.mask
+            for k in range(work):
+                fid = ring.fids[(head + k) & mask]
                 h = self._flow_hash[fid]
                 cost += c.driver_rx_ns
-                tcpu = rps_map[(h * n) >> 32] if h else -1
+                tcpu = rxq.rps_map[(h * n) >> 32] if h else -1
                 if tcpu >= 0:
                     target = cpus[tcpu]
                     if not target.online:
                         tcpu = -1
                 if tcpu >= 0:
                     cost += c.enqueue_ns
-                    batch = batches[tcpu]
-                    if not batch.qlen:
-                        order[norder] = tcpu
+                    if self._rps_count[tcpu]:
+                        self._rps_next[self._rps_tail[tcpu]] = k
+                    else:
+                        self._rps_first[tcpu] = k
+                        self._rps_order[norder] = tcpu
                         norder += 1
-                    batch.push(t_ns, fid)
+                    self._rps_tail[tcpu] = k
+                    self._rps_count[tcpu] += 1
                 else:
                     cost += c.protocol_ns
-                    inline.push(t_ns, fid)
-                    if inline_done is None:
-                        inline_done = []
-                    inline_done.append(t0 + cost)
+                    self._rps_done[k] = t0 + cost
+                    if inline_first < 0:
+                        inline_first = k
+                    else:
+                        self._rps_next[inline_tail] = k
+                    inline_tail = k
             for i in range(norder):
-                tcpu = order[i]
-                self.enqueue_batch(batches[tcpu], tcpu, cpu.id, rxq.dev)
-            if inline_done is not None:
-                for t_done in inline_done:
-                    t_ns = inline.pop()
-                    self.deliver(t_ns, self.flows_by_id[inline.popped_fid], cpu.id, t_done)
+                tcpu = self._rps_order[i]
+                self.enqueue_batch(ring, self._rps_first[tcpu], self._rps_count[tcpu], tcpu,
+                                   cpu.id, rxq.dev)
+                self._rps_count[tcpu] = 0
+            if inline_first >= 0:
+                self._rps_next[inline_tail] = -1
+                k = inline_first
+                while k >= 0:
+                    i = (ring.head + k) & ring.mask
+                    self.deliver(ring.times[i], self.flows_by_id[ring.fids[i]], cpu.id,
+                                 self._rps_done[k])
+                    k = self._rps_next[k]
+            ring.drop_head(work)
         if work < quota:
             napi.state &= ~SCHED_BITS                # napi_complete_done()
             self._arm_irq(rxq)

@@ -7,8 +7,8 @@ cdef Py_ssize_t MIN_CAPACITY
 @cython.final
 cdef class SkbQueue:
     cdef public list flows
-    cdef long long[::1] _t, _id
-    cdef Py_ssize_t _mask, _head
+    cdef long long[::1] times, fids
+    cdef Py_ssize_t mask, head
     cdef public Py_ssize_t qlen
     cdef public long long popped_fid
 
@@ -19,5 +19,8 @@ cdef class SkbQueue:
     cpdef long long peek_fid(self)
     @cython.locals(n=Py_ssize_t, i=Py_ssize_t, j=Py_ssize_t)
     cpdef splice_tail_init(self, SkbQueue other)
+    @cython.locals(i=Py_ssize_t, j=Py_ssize_t)
+    cdef append_chain(self, SkbQueue src, Py_ssize_t k, Py_ssize_t count, long long[::1] nxt)
+    cpdef drop_head(self, Py_ssize_t n)
     @cython.locals(cap=Py_ssize_t, k=Py_ssize_t, j=Py_ssize_t)
     cdef _grow(self)

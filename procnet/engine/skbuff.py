@@ -5,6 +5,12 @@ rings, so that moving packets from queue to queue copies numbers and touches no 
 compiled engine: skbuff.pxd gives the rings C types). The flow itself is `flows[fid]`, the
 machine's table of every flow it ever had (NetCore.flows_by_id), which each queue shares.
 
+The ring's layout is part of the API, as `struct sk_buff_head`'s list is for
+skb_queue_walk(): the k-th oldest packet is at slot `(head + k) & mask` of `times` and `fids`.
+A NAPI poll reads its rx ring in place that way and hands each RPS target its packets with
+`append_chain`, then drops them all with `drop_head`: one copy per packet, as the kernel's
+one pointer move, instead of a pop and a push into a scratch queue.
+
 Callers outside the hot path (tests, `dev_cpu_dead`, unregister's purge) see packets as
 `(arrival_ns, flow)` tuples: `append`, `extend`, `popleft`, iteration.
 """
@@ -23,21 +29,21 @@ class SkbQueue:
         while cap < capacity:
             cap <<= 1
         self.flows = flows              # flows[fid]: shared with the machine
-        self._t = array("q", bytes(8 * cap))
-        self._id = array("q", bytes(8 * cap))
-        self._mask = cap - 1
-        self._head = 0
+        self.times = array("q", bytes(8 * cap))
+        self.fids = array("q", bytes(8 * cap))
+        self.mask = cap - 1
+        self.head = 0
         self.qlen = 0
         self.popped_fid = -1            # the flow id of the packet pop() returned last
 
     # ------------------------------------------------------------------ hot path
     def push(self, t_ns: int, fid: int) -> None:
         """__skb_queue_tail()."""
-        if self.qlen > self._mask:
+        if self.qlen > self.mask:
             self._grow()
-        i = (self._head + self.qlen) & self._mask
-        self._t[i] = t_ns
-        self._id[i] = fid
+        i = (self.head + self.qlen) & self.mask
+        self.times[i] = t_ns
+        self.fids[i] = fid
         self.qlen += 1
 
     def pop(self) -> int:
@@ -45,41 +51,60 @@ class SkbQueue:
         `popped_fid`."""
         if self.qlen == 0:
             raise IndexError("pop from an empty SkbQueue")
-        i = self._head
-        self.popped_fid = self._id[i]
-        self._head = (i + 1) & self._mask
+        i = self.head
+        self.popped_fid = self.fids[i]
+        self.head = (i + 1) & self.mask
         self.qlen -= 1
-        return self._t[i]
+        return self.times[i]
 
     def peek_fid(self) -> int:
         """The oldest packet's flow id (skb_peek()); the queue must not be empty."""
-        return self._id[self._head]
+        return self.fids[self.head]
 
     def splice_tail_init(self, other: "SkbQueue") -> None:
         """skb_queue_splice_tail_init(): move every packet of `other` to our tail."""
         n = other.qlen
-        while self.qlen + n > self._mask + 1:
+        while self.qlen + n > self.mask + 1:
             self._grow()
-        j = other._head
-        i = (self._head + self.qlen) & self._mask
+        j = other.head
+        i = (self.head + self.qlen) & self.mask
         for _ in range(n):
-            self._t[i] = other._t[j]
-            self._id[i] = other._id[j]
-            i = (i + 1) & self._mask
-            j = (j + 1) & other._mask
+            self.times[i] = other.times[j]
+            self.fids[i] = other.fids[j]
+            i = (i + 1) & self.mask
+            j = (j + 1) & other.mask
         self.qlen += n
-        other._head = 0
+        other.head = 0
         other.qlen = 0
 
+    def append_chain(self, src: "SkbQueue", k: int, count: int, nxt) -> None:
+        """__skb_queue_tail() of `count` packets of `src`, which keeps them: its k-th oldest,
+        then its nxt[k]-th, and so on (the per-target chains of a NAPI poll's RPS step)."""
+        while self.qlen + count > self.mask + 1:
+            self._grow()
+        i = (self.head + self.qlen) & self.mask
+        for _ in range(count):
+            j = (src.head + k) & src.mask
+            self.times[i] = src.times[j]
+            self.fids[i] = src.fids[j]
+            i = (i + 1) & self.mask
+            k = nxt[k]
+        self.qlen += count
+
+    def drop_head(self, n: int) -> None:
+        """Forget the n oldest packets (n <= qlen): they were handed on in place."""
+        self.head = (self.head + n) & self.mask
+        self.qlen -= n
+
     def _grow(self) -> None:
-        cap = (self._mask + 1) * 2
+        cap = (self.mask + 1) * 2
         t = array("q", bytes(8 * cap))
         ids = array("q", bytes(8 * cap))
         for k in range(self.qlen):
-            j = (self._head + k) & self._mask
-            t[k] = self._t[j]
-            ids[k] = self._id[j]
-        self._t, self._id, self._mask, self._head = t, ids, cap - 1, 0
+            j = (self.head + k) & self.mask
+            t[k] = self.times[j]
+            ids[k] = self.fids[j]
+        self.times, self.fids, self.mask, self.head = t, ids, cap - 1, 0
 
     # ------------------------------------------------------------------ the deque-like view
     @property
@@ -100,8 +125,8 @@ class SkbQueue:
         """A snapshot of the queue as (arrival_ns, flow) tuples, oldest first."""
         out = []
         for k in range(self.qlen):
-            j = (self._head + k) & self._mask
-            out.append((self._t[j], self.flows[self._id[j]]))
+            j = (self.head + k) & self.mask
+            out.append((self.times[j], self.flows[self.fids[j]]))
         return out
 
     def append(self, pkt) -> None:
@@ -116,7 +141,7 @@ class SkbQueue:
         return t, self.flows[self.popped_fid]
 
     def clear(self) -> None:
-        self._head = 0
+        self.head = 0
         self.qlen = 0
 
     def __repr__(self) -> str:
