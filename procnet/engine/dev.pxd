@@ -102,7 +102,7 @@ cdef class NetCore:
     cpdef deliver(self, long long t_ns, Flow flow, int run_cpu, long long t_done)
     @cython.locals(latency=LatencyHistogram, t=cython.longlong, fast=cython.longlong,
                    t_ns=cython.longlong, flow=Flow, dev=NetDevice, i=Py_ssize_t, sd=SoftnetData,
-                   c=Cpu, flows=list)
+                   c=Cpu, flows=list, k=Py_ssize_t)
     cdef deliver_batch(self, SkbQueue q, Py_ssize_t n, int run_cpu, long long t_first,
                        long long step)
     @cython.locals(sd=SoftnetData, cost=cython.longlong, work=cython.longlong,

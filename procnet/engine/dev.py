@@ -491,10 +491,12 @@ class NetCore:
         flows = self.flows_by_id
         t = t_first
         fast = 0
-        for _ in range(n):
-            t_ns = q.pop()
-            flow = flows[q.popped_fid]
-            dev = flow.dev
+        for k in range(n):              # q read in place: its k-th oldest, then n dropped
+            i = (q.head + k) & q.mask
+            t_ns = q.times[i]
+            # Unchecked casts: flows_by_id holds only Flows, a Flow's dev is a NetDevice.
+            flow = cython.cast(Flow, flows[q.fids[i]])
+            dev = cython.cast(NetDevice, flow.dev)
             if flow.sink is None and dev.running:
                 flow.delivered += 1
                 latency.record(t - t_ns)
@@ -504,6 +506,7 @@ class NetCore:
             else:
                 self.deliver(t_ns, flow, run_cpu, t)
             t += step
+        q.drop_head(n)
         if fast:
             sd = self.softnet[run_cpu]
             sd.processed += fast

@@ -2,7 +2,10 @@
 cimport cython
 
 cdef long long EXACT_BELOW, N_SLOTS
-cdef long long[::1] _BITLEN8
+
+cdef extern from *:
+    # GCC/Clang builtin: leading zero bits of a nonzero 64-bit value.
+    int __builtin_clzll(unsigned long long x) nogil
 
 
 @cython.final
@@ -13,7 +16,7 @@ cdef class LatencyHistogram:
     cdef long long[::1] _slots
 
     cpdef record(self, long long value_ns)
-    @cython.locals(x=cython.longlong, shift=cython.int, s=cython.int)
+    @cython.locals(s=cython.int)
     cdef inline _count(self, long long v)
     cpdef flush(self)
     @cython.locals(seen=cython.longlong, slot=Py_ssize_t)
