@@ -116,6 +116,29 @@ def test_event_queue_orders_many_events_by_time_then_seq():
     assert got == sorted(want)
 
 
+def test_event_queue_interleaved_pushes_and_pops_match_heapq():
+    """Pops between pushes, as in a run (the heap shrinks and grows again, ties in time):
+    the order is heapq's on (time, seq)."""
+    import heapq
+    import random
+    from procnet.engine.events import EventQueue
+    eq = EventQueue()
+    ref: list[tuple[int, int]] = []
+    rng = random.Random(11)
+    seq = 0
+    for _ in range(20_000):
+        if ref and rng.random() < 0.48:
+            t, s = heapq.heappop(ref)
+            eq.pop()
+            assert (eq.now_ns, eq.popped_token) == (t, s)
+        else:
+            seq += 1
+            t = eq.now_ns + rng.randrange(0, 40)
+            eq.at(t, 1, None, seq)
+            heapq.heappush(ref, (t, seq))
+        assert len(eq) == len(ref)
+
+
 def test_latency_buckets_keep_the_top_8_bits():
     """Compiled, values are counted in their bucket at once; plain, folded with numpy: the
     buckets are the value with all but its 8 most significant bits cleared, either way."""

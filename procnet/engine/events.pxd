@@ -3,6 +3,8 @@ cimport cython
 from procnet.engine.defs cimport *
 
 cdef Py_ssize_t _INITIAL_SLOTS
+cdef int _SLOT_BITS
+cdef long long _SLOT_MASK, _SEQ_MAX
 
 
 @cython.final
@@ -14,8 +16,8 @@ cdef class EventQueue:
     cdef public long long popped_token
     cdef list _heap
     cdef Py_ssize_t _n, _cap
-    cdef long long[::1] _ht, _hs, _token
-    cdef int[::1] _hslot, _kind
+    cdef long long[::1] _ht, _hk, _token
+    cdef int[::1] _kind
     cdef int[::1] _free
     cdef Py_ssize_t _nfree
     cdef list _obj
@@ -26,9 +28,10 @@ cdef class EventQueue:
     cpdef int pop(self) except? -1
     cdef _alloc(self, Py_ssize_t n)
     cdef _grow(self)
-    @cython.locals(s=cython.int, i=Py_ssize_t, parent=Py_ssize_t, pt=cython.longlong)
+    @cython.locals(s=cython.int, i=Py_ssize_t, parent=Py_ssize_t, pt=cython.longlong,
+                   key=cython.longlong)
     cdef _push(self, long long time_ns, long long seq, int kind, object obj, long long token)
-    @cython.locals(s=cython.int, n=Py_ssize_t, i=Py_ssize_t, child=Py_ssize_t,
-                   lt=cython.longlong, ls=cython.longlong, lslot=cython.int, ct=cython.longlong,
-                   cs=cython.longlong, rt=cython.longlong)
+    @cython.locals(s=cython.int, n=Py_ssize_t, i=Py_ssize_t, child=Py_ssize_t, j=Py_ssize_t,
+                   lt=cython.longlong, lk=cython.longlong, ct=cython.longlong,
+                   ck=cython.longlong, jt=cython.longlong)
     cdef int _pop(self) except? -1

@@ -9,7 +9,7 @@ of its inputs. Cancellation is lazy: owners bump their token instead of removing
 The queue only orders events; the machine's run loop pops them and calls the handler
 (`Machine._run_events`), so the compiled engine dispatches without a Python call per event.
 Plain Python keeps the events as tuples on a `heapq` heap. Compiled (events.pxd), they live
-in slots of C arrays with a binary heap of slot numbers: same order, no tuple per event.
+in slots of C arrays with a 4-ary heap of slot numbers: same order, no tuple per event.
 """
 from __future__ import annotations
 
@@ -22,6 +22,9 @@ if not cython.compiled:     # compiled, the .pxd cimports these from defs.pxd as
     from .defs import NO_EVENT
 
 _INITIAL_SLOTS = 64
+_SLOT_BITS = 24                 # compiled heap: fewer than 2**24 events pending at once ...
+_SLOT_MASK = 0xFFFFFF
+_SEQ_MAX = 0x7FFFFFFFFF         # ... and 2**39 (5.5e11) scheduled in one run: seq << 24 | slot fits
 
 
 class EventQueue:
@@ -73,13 +76,13 @@ class EventQueue:
 
     # ------------------------------------------------------------------ compiled heap
     # Slot s holds one event's payload in _kind/_token[s] and _obj[s]; _free[:_nfree] is a
-    # stack of the unused slots. The binary min-heap keeps each entry's key beside it,
-    # (_ht, _hs)[i] = (time, seq), with its slot in _hslot[i], so sifting compares numbers that
-    # sit together instead of looking them up by slot.
+    # stack of the unused slots. The heap is 4-ary (half the levels of a binary heap, so half
+    # the moves per pop for the same number of comparisons) and keeps each entry's key beside
+    # it: _ht[i] is the time and _hk[i] = seq << _SLOT_BITS | slot. seq is unique, so comparing
+    # _hk breaks a tie in time exactly as comparing seq would, and one move carries the slot.
     def _alloc(self, n: int) -> None:
         self._ht = array("q", bytes(8 * n))
-        self._hs = array("q", bytes(8 * n))
-        self._hslot = array("i", bytes(4 * n))
+        self._hk = array("q", bytes(8 * n))
         self._token = array("q", bytes(8 * n))
         self._kind = array("i", bytes(4 * n))
         self._obj = [None] * n
@@ -90,9 +93,10 @@ class EventQueue:
     def _grow(self) -> None:
         """Twice the slots; the events keep theirs (called only when none is free)."""
         n = self._cap
+        if 2 * n > _SLOT_MASK + 1:
+            raise OverflowError(f"more than {_SLOT_MASK + 1} events pending")
         self._ht = array("q", self._ht) + array("q", bytes(8 * n))
-        self._hs = array("q", self._hs) + array("q", bytes(8 * n))
-        self._hslot = array("i", self._hslot) + array("i", bytes(4 * n))
+        self._hk = array("q", self._hk) + array("q", bytes(8 * n))
         self._token = array("q", self._token) + array("q", bytes(8 * n))
         self._kind = array("i", self._kind) + array("i", bytes(4 * n))
         self._obj = self._obj + [None] * n
@@ -103,53 +107,51 @@ class EventQueue:
     def _push(self, time_ns: int, seq: int, kind: int, obj, token: int) -> None:
         if not self._nfree:
             self._grow()
+        if seq > _SEQ_MAX:
+            raise OverflowError(f"more than {_SEQ_MAX} events scheduled in one run")
         self._nfree -= 1
         s = self._free[self._nfree]
         self._kind[s] = kind
         self._token[s] = token
         self._obj[s] = obj
+        key = (seq << _SLOT_BITS) | s
         i = self._n
         self._n += 1
         while i > 0:                                  # sift up
-            parent = (i - 1) >> 1
+            parent = (i - 1) >> 2
             pt = self._ht[parent]
-            if pt < time_ns or (pt == time_ns and self._hs[parent] < seq):
+            if pt < time_ns or (pt == time_ns and self._hk[parent] < key):
                 break
             self._ht[i] = pt
-            self._hs[i] = self._hs[parent]
-            self._hslot[i] = self._hslot[parent]
+            self._hk[i] = self._hk[parent]
             i = parent
         self._ht[i] = time_ns
-        self._hs[i] = seq
-        self._hslot[i] = s
+        self._hk[i] = key
 
     def _pop(self) -> int:
-        s = self._hslot[0]
+        s = self._hk[0] & _SLOT_MASK
         self.now_ns = self._ht[0]
         self._n -= 1
         n = self._n
         if n:                                         # the last entry sifts down from the top
-            lt, ls, lslot = self._ht[n], self._hs[n], self._hslot[n]
+            lt, lk = self._ht[n], self._hk[n]
             i = 0
             while True:
-                child = 2 * i + 1
+                child = 4 * i + 1
                 if child >= n:
                     break
-                ct, cs = self._ht[child], self._hs[child]
-                if child + 1 < n:
-                    rt = self._ht[child + 1]
-                    if rt < ct or (rt == ct and self._hs[child + 1] < cs):
-                        child += 1
-                        ct, cs = rt, self._hs[child]
-                if lt < ct or (lt == ct and ls < cs):
+                ct, ck = self._ht[child], self._hk[child]
+                for j in range(child + 1, min(child + 4, n)):
+                    jt = self._ht[j]
+                    if jt < ct or (jt == ct and self._hk[j] < ck):
+                        child, ct, ck = j, jt, self._hk[j]
+                if lt < ct or (lt == ct and lk < ck):
                     break
                 self._ht[i] = ct
-                self._hs[i] = cs
-                self._hslot[i] = self._hslot[child]
+                self._hk[i] = ck
                 i = child
             self._ht[i] = lt
-            self._hs[i] = ls
-            self._hslot[i] = lslot
+            self._hk[i] = lk
         self.popped_obj = self._obj[s]
         self.popped_token = self._token[s]
         self._free[self._nfree] = s
