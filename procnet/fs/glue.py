@@ -417,13 +417,25 @@ def _fuse_main(api, background, argc, argv, ops, op_size, user_data) -> int:
             if api["fuse_set_signal_handlers"](se) != 0:
                 return 6
             try:
-                return _serve_loop(api, se, background)
+                res = _serve_loop(api, se, background)
             finally:
                 api["fuse_remove_signal_handlers"](se)
+            # libfuse's read answers 0 both for an unmount and for a signal that lands while a
+            # request waits (fuse_session_receive_buf checks fuse_session_exited first); only
+            # after an unmount is the mount gone from mountinfo.
+            if res == 0 and _still_mounted(mountpoint):
+                return _EXIT_BY_SIGNAL
+            return res
         finally:
             api["fuse_unmount"](fuse)
     finally:
         api["fuse_destroy"](fuse)
+
+
+def _still_mounted(mountpoint: bytes) -> bool:
+    from procnet.fs.lifecycle import find_mount  # lifecycle imports this module
+
+    return find_mount(os.fsdecode(mountpoint), resolve=False) is not None
 
 
 def _serve_loop(api, se, background) -> int:

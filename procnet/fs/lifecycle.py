@@ -73,9 +73,11 @@ def _unescape(field: str) -> str:
     return field.encode().decode("unicode_escape").encode("latin-1").decode("utf-8", "surrogateescape")
 
 
-def find_mount(path: str) -> MountEntry | None:
-    """The topmost mount whose mountpoint is ``path``, from /proc/self/mountinfo."""
-    target = os.path.realpath(path)
+def find_mount(path: str, *, resolve: bool = True) -> MountEntry | None:
+    """The topmost mount whose mountpoint is ``path``, from /proc/self/mountinfo.
+    ``resolve=False`` takes ``path`` as absolute and real and never touches it: the serving
+    thread itself asks that way (a stat of its own root would wait for itself)."""
+    target = os.path.realpath(path) if resolve else path
     found = None
     with open("/proc/self/mountinfo", encoding="utf-8", errors="surrogateescape") as f:
         for line in f:
@@ -186,7 +188,7 @@ def serve(
     once the mount is ready; until then mount errors still reach the caller's terminal.
     Raises MountError for every user-facing failure (see the EXIT_* codes).
     """
-    mountpoint = os.path.abspath(mountpoint)
+    mountpoint = os.path.realpath(mountpoint)  # as mountinfo spells it (_still_mounted)
     check_fuse_available()
     check_mountpoint(mountpoint)
     if foreground:
