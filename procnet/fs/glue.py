@@ -442,8 +442,13 @@ def _serve_loop(api, se, background) -> int:
     """fuse_session_loop() (lib/fuse_loop.c), running ``background(pending)`` whenever no
     request waits. ``pending()`` (poll() on /dev/fuse, at most every PENDING_CHECK_S) lets the
     background work stop as soon as one arrives; it returns how long the loop may sleep in
-    poll() before it wants to run again (0: at once)."""
+    poll() before it wants to run again (0: at once).
+
+    /dev/fuse is non-blocking: a read with nothing waiting answers EAGAIN, so a busy mount
+    reads request after request with no poll() or exited check between them (libfuse's read
+    checks fuse_session_exited() itself and answers 0 once a signal came)."""
     fd = api["fuse_session_fd"](se)
+    os.set_blocking(fd, False)
     poller = select.poll()
     poller.register(fd, select.POLLIN)
     last_check = [0.0]
@@ -455,21 +460,26 @@ def _serve_loop(api, se, background) -> int:
         last_check[0] = now
         return bool(poller.poll(0))
 
+    receive, process, exited = (api["fuse_session_receive_buf"], api["fuse_session_process_buf"],
+                                api["fuse_session_exited"])
     buf = _FuseBuf()
+    ref = ctypes.byref(buf)
     try:
-        while not api["fuse_session_exited"](se):
-            if not poller.poll(0):
-                wait_s = background(pending)
-                # A signal does not end poll() (Python retries it), so the wait stays short
-                # enough to notice fuse_session_exited() soon after SIGTERM.
-                if not wait_s or not poller.poll(max(1, min(round(wait_s * 1000), 10))):
-                    continue
-            res = api["fuse_session_receive_buf"](se, ctypes.byref(buf))
-            if res == -errno.EINTR:
+        while True:
+            res = receive(se, ref)
+            if res > 0:
+                process(se, ref)
                 continue
-            if res <= 0:                          # unmounted (ENODEV) or a read error
-                return 0 if res == 0 else -res
-            api["fuse_session_process_buf"](se, ctypes.byref(buf))
-        return _EXIT_BY_SIGNAL
+            if res == 0:                          # unmounted (ENODEV), or exited by a signal
+                return 0
+            if res != -errno.EAGAIN and res != -errno.EINTR:
+                return -res                       # a read error
+            if exited(se):
+                return _EXIT_BY_SIGNAL
+            wait_s = background(pending)
+            # A signal does not end poll() (Python retries it), so the wait stays short
+            # enough to notice fuse_session_exited() soon after SIGTERM.
+            if wait_s:
+                poller.poll(max(1, min(round(wait_s * 1000), 10)))
     finally:
         api["free"](buf.mem)
