@@ -547,7 +547,7 @@ class Machine(NetCore):
         if cpu.chunk_kind != NO_CHUNK or not cpu.online:
             return
         self.curr_cpu = cpu.id
-        if cpu.irq_pending:
+        if cpu.irq_pending.count:
             self._run_hardirq(cpu)
             return
         if cpu.softirq_active and (cpu.softirq_host is None or cpu.softirq_host is cpu.curr):
@@ -556,8 +556,7 @@ class Machine(NetCore):
         self._run_task_level(cpu)
 
     def _run_hardirq(self, cpu: Cpu) -> None:
-        src = cpu.irq_pending[0]
-        del cpu.irq_pending[0]
+        src = cpu.irq_pending.pop()
         self._cost_acc = 0
         self.ctx = CTX_HARDIRQ
         if isinstance(src, SoftnetData):        # an RPS IPI (CALL_FUNCTION_SINGLE)
@@ -787,7 +786,7 @@ class Machine(NetCore):
         for cpu in self.cpus:
             if (cpu.online and cpu.softirq_pending and not cpu.softirq_active
                     and cpu.chunk_kind == NO_CHUNK and cpu.curr is None and not cpu.rq.tasks
-                    and not cpu.dispatch_pending and not cpu.irq_pending):
+                    and not cpu.dispatch_pending and not cpu.irq_pending.count):
                 self.stats.softirq_stuck += 1
                 self.log(f"NOHZ tick-stop error: local softirq work is pending, handler #08!!! "
                          f"(cpu{cpu.id})")
@@ -973,7 +972,7 @@ class Machine(NetCore):
         at `cpu`; it runs now unless a non-preemptible chunk runs."""
         if not cpu.online:
             return
-        cpu.irq_pending.append(src)
+        cpu.irq_pending.push(src)
         self._preempt_for_irq(cpu)
 
     # ------------------------------------------------------------------ accounting views
