@@ -139,6 +139,61 @@ def test_event_queue_interleaved_pushes_and_pops_match_heapq():
         assert len(eq) == len(ref)
 
 
+
+def test_list_head_is_a_fifo_like_deque():
+    """ListHead (poll_list, net_rx_action's lists, pending interrupts) under random adds,
+    pops, splices, removals and clears, through several growths: the same entries in the
+    same order as a deque, and no reference kept to an entry once it left."""
+    import random
+    import weakref
+    from collections import deque
+
+    from procnet.engine.listhead import ListHead
+
+    class Entry:  # weak-referenceable, unlike int
+        pass
+
+    a, b = ListHead(), ListHead()
+    ra, rb = deque(), deque()
+    gone = []
+    rng = random.Random(5)
+    for _ in range(20_000):
+        op = rng.random()
+        if op < 0.40:
+            e = Entry()
+            a.add_tail(e)
+            ra.append(e)
+        elif op < 0.75 and ra:
+            e = a.pop_first()
+            assert e is ra.popleft()
+            gone.append(weakref.ref(e))
+        elif op < 0.82:
+            e = Entry()
+            b.add_tail(e)
+            rb.append(e)
+        elif op < 0.85:
+            a.splice_tail_init(b)
+            ra.extend(rb)
+            rb.clear()
+        elif op < 0.90 and ra:
+            e = rng.choice(ra)
+            a.remove(e)
+            ra.remove(e)
+            assert e not in a
+        elif op < 0.905:
+            a.clear()
+            ra.clear()
+        assert len(a) == a.count == len(ra) and b.count == len(rb)
+        assert [a.item(k) for k in range(a.count)] == list(a) == list(ra)
+        assert list(b) == list(rb)
+    e = None
+    with pytest.raises(ValueError):
+        a.remove(Entry())
+    a.clear()
+    ra.clear()
+    assert a.count == 0 and not a
+    assert len(gone) > 5000 and all(r() is None for r in gone)
+
 def test_latency_buckets_keep_the_top_8_bits():
     """Compiled, values are counted in their bucket at once; plain, folded with numpy: the
     buckets are the value with all but its 8 most significant bits cleared, either way."""

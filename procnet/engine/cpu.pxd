@@ -1,20 +1,8 @@
 # C types for cpu.py (Cython pure Python mode; the .py is the source).
 cimport cython
 from procnet.engine.defs cimport *
+from procnet.engine.listhead cimport ListHead
 from procnet.engine.sched cimport QueuedTasks, RunQueue, Task
-
-
-@cython.final
-cdef class IrqQueue:
-    cdef list slots
-    cdef Py_ssize_t mask, head
-    cdef public Py_ssize_t count
-
-    cpdef push(self, object src)
-    @cython.locals(i=Py_ssize_t)
-    cpdef object pop(self)
-    cpdef clear(self)
-    cdef _grow(self)
 
 
 @cython.final
@@ -24,8 +12,7 @@ cdef class Cpu:
     cdef public bint chunk_preemptible, dispatch_pending
     cdef public RunQueue rq
     cdef public Task curr, softirq_host, chunk_task, ksoftirqd, backlog_thread, last_ran
-    cdef public IrqQueue irq_pending
-    cdef public list net_rx_list, net_rx_repoll
+    cdef public ListHead irq_pending, net_rx_list, net_rx_repoll
     cdef public int softirq_restart, chunk_kind, chunk_done
     cdef public long long softirq_end_jiffy, net_rx_budget, net_rx_time_limit, token
     cdef public long long chunk_start, chunk_end, idle_since, slice_end_ns, ctxt

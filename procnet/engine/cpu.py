@@ -16,57 +16,13 @@ from collections.abc import MutableMapping
 
 import cython
 
+from .listhead import ListHead
 from .sched import QueuedTasks, RunQueue
 
 if not cython.compiled:     # compiled, the .pxd cimports these from defs.pxd as C constants
     from .defs import DONE_NONE, NO_CHUNK
 
 BUCKETS = ("user", "system", "irq", "softirq", "idle")     # by chunk kind: defs.USER ... IDLE
-
-
-class IrqQueue:
-    """The interrupts waiting on a CPU, oldest first: an RxQueue (its NIC IRQ) or a
-    SoftnetData (an RPS IPI to that backlog, as on call_single_queue).
-
-    A ring of slots that never shrinks: a CPU's queue swings between empty and one entry
-    about once per hardirq, and a list emptied by `del` frees its buffer each time (and the
-    next append allocates it again)."""
-
-    def __init__(self) -> None:
-        self.slots = [None] * 4
-        self.mask = 3
-        self.head = 0
-        self.count = 0
-
-    def push(self, src) -> None:
-        if self.count > self.mask:
-            self._grow()
-        self.slots[(self.head + self.count) & self.mask] = src
-        self.count += 1
-
-    def pop(self):
-        """The oldest; the queue must not be empty."""
-        i = self.head
-        src = self.slots[i]
-        self.slots[i] = None
-        self.head = (i + 1) & self.mask
-        self.count -= 1
-        return src
-
-    def clear(self) -> None:
-        while self.count:
-            self.pop()
-
-    def _grow(self) -> None:
-        self.slots = list(self) + [None] * (self.mask + 1)
-        self.mask = 2 * self.mask + 1
-        self.head = 0
-
-    def __len__(self) -> int:
-        return self.count
-
-    def __iter__(self):
-        return iter([self.slots[(self.head + k) & self.mask] for k in range(self.count)])
 
 
 class Cpu:
@@ -77,7 +33,8 @@ class Cpu:
         self.online = True
         self.rq = RunQueue(queued)
         self.curr = None                  # the running Task, if any
-        self.irq_pending = IrqQueue()     # interrupts waiting, oldest first
+        self.irq_pending = ListHead()     # interrupts waiting: an RxQueue (NIC) or a
+                                          # SoftnetData (RPS IPI to that backlog), oldest first
         self.softirq_pending = False
         self.softirq_active = False       # inside __do_softirq
         self.softirq_host = None          # Task context running it (None: irq exit)
@@ -85,8 +42,8 @@ class Cpu:
         self.softirq_end_jiffy = 0
         # The running net_rx_action (in_net_rx): its local list, repoll list, budget, limit.
         self.in_net_rx = False
-        self.net_rx_list = []
-        self.net_rx_repoll = []
+        self.net_rx_list = ListHead()
+        self.net_rx_repoll = ListHead()
         self.net_rx_budget = 0
         self.net_rx_time_limit = 0
         self.need_resched = False

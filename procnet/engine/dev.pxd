@@ -3,6 +3,7 @@ cimport cython
 from procnet.engine.defs cimport *
 from procnet.engine.cpu cimport Cpu
 from procnet.engine.events cimport EventQueue
+from procnet.engine.listhead cimport ListHead
 from procnet.engine.netdevice cimport NetDevice, RxQueue
 from procnet.engine.sched cimport Task
 from procnet.engine.skbuff cimport SkbQueue
@@ -131,7 +132,7 @@ cdef class NetCore:
     cdef net_rx_action_poll_one(self, Cpu cpu)
     @cython.locals(sd=SoftnetData)
     cdef _net_rx_action_after_poll(self, Cpu cpu)
-    @cython.locals(new=list, n=Napi, cost=cython.longlong)
+    @cython.locals(new=ListHead, n=Napi, k=Py_ssize_t, cost=cython.longlong)
     cdef _net_rx_action_exit(self, Cpu cpu, SoftnetData sd, bint dispatch=*)
 
     # threaded NAPI

@@ -392,7 +392,7 @@ class NetCore:
                 return
         if napi.on_poll_list is not None:
             return        # list_add_tail on a queued NAPI is a bug in the kernel; never here
-        sd.poll_list.append(napi)
+        sd.poll_list.add_tail(napi)
         napi.on_poll_list = sd.cpu
         if not sd.in_net_rx_action:
             self.raise_net_rx(self.cpus[sd.cpu])
@@ -427,7 +427,7 @@ class NetCore:
         if handled:
             sd.received_rps += handled
             if sd.backlog.on_poll_list is None:
-                sd.poll_list.append(sd.backlog)
+                sd.poll_list.add_tail(sd.backlog)
                 sd.backlog.on_poll_list = n
 
     def rps_trigger_softirq(self, sd: SoftnetData, cpu) -> None:
@@ -673,10 +673,10 @@ class NetCore:
     def net_rx_action_poll_one(self, cpu) -> None:
         """One iteration of net_rx_action's loop, or its exit."""
         sd = self.softnet[cpu.id]
-        if not cpu.net_rx_list:
-            if not cpu.net_rx_repoll:
+        if cpu.net_rx_list.count == 0:
+            if cpu.net_rx_repoll.count == 0:
                 sd.in_net_rx_action = False
-                if sd.poll_list:                     # refilled while we ran: start again
+                if sd.poll_list.count:               # refilled while we ran: start again
                     sd.in_net_rx_action = True
                     cpu.net_rx_list, sd.poll_list = sd.poll_list, cpu.net_rx_list
                     self.net_rx_action_poll_one(cpu)
@@ -688,14 +688,13 @@ class NetCore:
                     return
             self._net_rx_action_exit(cpu, sd)
             return
-        napi = cpu.net_rx_list[0]
-        del cpu.net_rx_list[0]                       # (list.pop(0) is a method call compiled)
+        napi = cpu.net_rx_list.pop_first()
         napi.on_poll_list = None
         self._cost_acc = 0
         fixed = self.c.napi_poll_ns
         work, cost, repoll = self.__napi_poll(napi, cpu, self.eq.now_ns + fixed)
         if repoll:
-            cpu.net_rx_repoll.append(napi)
+            cpu.net_rx_repoll.add_tail(napi)
             napi.on_poll_list = cpu.id
         cpu.net_rx_budget -= work
         self._start_chunk(cpu, SOFTIRQ, fixed + cost, cpu.softirq_host, False, DONE_AFTER_POLL)
@@ -712,14 +711,13 @@ class NetCore:
         """net_rx_action() exit: poll_list = unprocessed + added meanwhile + repoll; re-raise
         NET_RX if non-empty; send pending RPS IPIs."""
         new = cpu.net_rx_list
-        new.extend(sd.poll_list)
-        new.extend(cpu.net_rx_repoll)
-        sd.poll_list.clear()
-        cpu.net_rx_repoll.clear()
+        new.splice_tail_init(sd.poll_list)
+        new.splice_tail_init(cpu.net_rx_repoll)
         cpu.net_rx_list, sd.poll_list = sd.poll_list, new
-        for n in new:
+        for k in range(new.count):
+            n = new.item(k)
             n.on_poll_list = cpu.id
-        if new:
+        if new.count:
             cpu.softirq_pending = True          # __raise_softirq_irqoff: no ksoftirqd wake-up
         else:
             sd.in_net_rx_action = False

@@ -556,7 +556,7 @@ class Machine(NetCore):
         self._run_task_level(cpu)
 
     def _run_hardirq(self, cpu: Cpu) -> None:
-        src = cpu.irq_pending.pop()
+        src = cpu.irq_pending.pop_first()
         self._cost_acc = 0
         self.ctx = CTX_HARDIRQ
         if isinstance(src, SoftnetData):        # an RPS IPI (CALL_FUNCTION_SINGLE)
@@ -897,10 +897,10 @@ class Machine(NetCore):
         # unprocessed and repoll NAPIs back on the poll_list for dev_cpu_dead() to move.
         sd = self.softnet[n]
         if cpu.in_net_rx:
-            rest = cpu.net_rx_list + sd.poll_list + cpu.net_rx_repoll
+            rest = [*cpu.net_rx_list, *sd.poll_list, *cpu.net_rx_repoll]
             sd.poll_list.clear()
-            sd.poll_list.extend(rest)
             for napi in rest:
+                sd.poll_list.add_tail(napi)
                 napi.on_poll_list = n
         sd.in_net_rx_action = False
         sd.in_napi_threaded_poll = False
@@ -909,8 +909,8 @@ class Machine(NetCore):
         cpu.softirq_active = False
         cpu.softirq_host = None
         cpu.in_net_rx = False
-        cpu.net_rx_list = []
-        cpu.net_rx_repoll = []
+        cpu.net_rx_list.clear()
+        cpu.net_rx_repoll.clear()
         cpu.need_resched = False
         movers = list(cpu.rq.tasks)
         if cpu.curr is not None and cpu.curr.state == RUNNING:
@@ -972,7 +972,7 @@ class Machine(NetCore):
         at `cpu`; it runs now unless a non-preemptible chunk runs."""
         if not cpu.online:
             return
-        cpu.irq_pending.push(src)
+        cpu.irq_pending.add_tail(src)
         self._preempt_for_irq(cpu)
 
     # ------------------------------------------------------------------ accounting views

@@ -1,6 +1,7 @@
 # C types for softnet.py (Cython pure Python mode; the .py is the source).
 cimport cython
 from procnet.engine.defs cimport *
+from procnet.engine.listhead cimport ListHead
 from procnet.engine.skbuff cimport SkbQueue
 
 cdef long long FLOW_LIMIT_HISTORY
@@ -33,7 +34,8 @@ cdef class SoftnetData:
     cdef public int cpu
     cdef public SkbQueue input_pkt_queue, process_queue
     cdef public Napi backlog
-    cdef public list poll_list, rps_ipi_list, rps_ipi_spare
+    cdef public ListHead poll_list
+    cdef public list rps_ipi_list, rps_ipi_spare
     cdef public long long processed, dropped, time_squeeze, received_rps
     cdef public long long input_queue_head, input_queue_tail, process_queue_empty
     cdef public long long ipi_inflight, ipi_cancelled

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import cython
 
+from .listhead import ListHead
 from .skbuff import SkbQueue
 
 if not cython.compiled:     # compiled, the .pxd cimports these from defs.pxd as C constants
@@ -99,7 +100,7 @@ class SoftnetData:
         self.input_pkt_queue = SkbQueue(flows)
         self.process_queue = SkbQueue(flows)
         self.backlog = Napi(f"backlog/{cpu}", weight, sd=self)
-        self.poll_list: list[Napi] = []
+        self.poll_list = ListHead()       # of Napi
         self.processed = 0
         self.dropped = 0
         self.time_squeeze = 0

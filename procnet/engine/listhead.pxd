@@ -1,0 +1,17 @@
+# C types for listhead.py (Cython pure Python mode; the .py is the source).
+cimport cython
+
+
+@cython.final
+cdef class ListHead:
+    cdef list slots
+    cdef Py_ssize_t mask, head
+    cdef public Py_ssize_t count
+
+    cpdef add_tail(self, object entry)
+    @cython.locals(i=Py_ssize_t)
+    cpdef object pop_first(self)
+    cpdef object item(self, Py_ssize_t k)
+    cpdef splice_tail_init(self, ListHead other)
+    cpdef clear(self)
+    cdef _grow(self)
