@@ -11,8 +11,8 @@ import re
 
 # Modules Cython compiles (the hot path and what it calls); config.py stays interpreted, and
 # defs.py's constants become C enums in defs.pxd, which the build writes (defs_pxd()).
-COMPILED_MODULES = ("events", "listhead", "skbuff", "stats", "sched", "softnet", "traffic", "netdevice",
-                    "cpu", "dev", "machine")
+COMPILED_MODULES = ("events", "listhead", "skbuff", "stats", "sched", "softnet", "traffic",
+                    "netdevice", "cpu", "dev", "machine")
 HASH_FILE = "_build_hash"
 
 

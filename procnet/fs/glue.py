@@ -420,9 +420,9 @@ def _fuse_main(api, background, argc, argv, ops, op_size, user_data) -> int:
                 res = _serve_loop(api, se, background)
             finally:
                 api["fuse_remove_signal_handlers"](se)
-            # libfuse's read answers 0 both for an unmount and for a signal that lands while a
-            # request waits (fuse_session_receive_buf checks fuse_session_exited first); only
-            # after an unmount is the mount gone from mountinfo.
+            # libfuse's read answers 0 both for an unmount and once a signal came
+            # (fuse_session_receive_buf checks fuse_session_exited first); only after an
+            # unmount is the mount gone from mountinfo.
             if res == 0 and _still_mounted(mountpoint):
                 return _EXIT_BY_SIGNAL
             return res
