@@ -11,7 +11,11 @@ and falls back to the plain Python files otherwise (or with PROCNET_ENGINE=pytho
 
 Without a C compiler or Cython, or with PROCNET_ENGINE=python at build time, nothing is
 compiled and the engine runs as plain Python (about 20x slower, docs/performance.md).
+
+It also compiles procnet/fs/_hotops.pyx, the mount's C entries for open, read and release
+(docs/fuse.md "The hot path"); without it the mount answers them through mfusepy.
 """
+import hashlib
 import os
 import sys
 
@@ -21,6 +25,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "pro
 from _buildinfo import COMPILED_MODULES, HASH_FILE, defs_pxd, source_hash  # noqa: E402
 
 ENGINE_DIR = os.path.join("procnet", "engine")
+FS_DIR = os.path.join("procnet", "fs")
 
 
 def engine_extensions():
@@ -53,4 +58,20 @@ def engine_extensions():
     return exts
 
 
-setup(ext_modules=engine_extensions())
+def fs_extensions():
+    """procnet/fs/_hotops.pyx: the C entries for open, read and release (procnet/fs/glue.py
+    uses them only while the .pyx still hashes to the _hotops_hash written here)."""
+    if os.environ.get("PROCNET_ENGINE") == "python":
+        return []
+    try:
+        from Cython.Build import cythonize
+    except ImportError:
+        return []
+    source = os.path.join(FS_DIR, "_hotops.pyx")
+    exts = cythonize([source], language_level=3, quiet=True)
+    with open(source, "rb") as f, open(os.path.join(FS_DIR, "_hotops_hash"), "w") as out:
+        out.write(hashlib.sha256(f.read()).hexdigest() + "\n")
+    return exts
+
+
+setup(ext_modules=engine_extensions() + fs_extensions())

@@ -71,16 +71,17 @@ if [[ "$(cat "$STAMP" 2>/dev/null)" != "$want" ]]; then
     echo "$want" > "$STAMP"
 fi
 
-# The compiled engine (setup.py): rebuilt in place whenever its sources changed since the last
-# build, which procnet.engine itself checks (it would fall back to the plain Python files).
+# The compiled engine and the FUSE hot path (setup.py): rebuilt in place whenever their sources
+# changed since the last build, which procnet.engine and procnet.fs.glue check themselves (they
+# would fall back to the plain Python files and to mfusepy's callbacks).
 engine_compiled() {
-    (cd "$REPO" && "$VENV/bin/python" -c \
-        'import sys, procnet.engine as e; sys.exit(e.ENGINE != "compiled")' 2>/dev/null)
+    (cd "$REPO" && "$VENV/bin/python" -c 'import sys, procnet.engine as e, procnet.fs.glue as g
+sys.exit(e.ENGINE != "compiled" or not g.hot_ops_in_use()[0])' 2>/dev/null)
 }
 if [[ "${PROCNET_ENGINE:-}" != python ]] && ! engine_compiled; then
     echo "bootstrap: compiling the engine (Cython, about a minute)"
     (cd "$REPO" && quietly "$VENV/bin/python" setup.py -q build_ext --inplace --parallel 2) \
         || die "compiling the engine failed (PROCNET_ENGINE=python runs it uncompiled)"
-    engine_compiled || die "the engine compiled but procnet.engine does not use it: $(cd "$REPO" \
-        && "$VENV/bin/python" -c 'import procnet.engine as e; print(e.ENGINE_REASON)')"
+    engine_compiled || die "the build ran but is not in use: $(cd "$REPO" && "$VENV/bin/python" -c \
+        'import procnet.engine as e, procnet.fs.glue as g; print(e.ENGINE_REASON, g.hot_ops_in_use())')"
 fi

@@ -2,6 +2,9 @@
 
 The served tree is procnet.fs.selftest_tree (see its docstring for the files). No mocks: each
 test mounts it with a daemon subprocess (fixtures in conftest.py) and checks what a shell sees.
+Every test runs twice: with open/read/release answered by procnet.fs._hotops's C entries (the
+default where they are built) and by mfusepy's callbacks (PROCNET_FUSE_OPS=mfusepy, the
+fallback), so the two are held to the same behaviour.
 """
 
 from __future__ import annotations
@@ -57,6 +60,31 @@ def read_all(path: Path, bufsize: int) -> bytes:
         return b"".join(chunks)
     finally:
         os.close(fd)
+
+
+@pytest.fixture(autouse=True, params=["hotops", "mfusepy"])
+def fuse_ops(request, monkeypatch) -> str:
+    """Which callbacks the daemons of this test answer open/read/release with."""
+    if request.param == "mfusepy":
+        monkeypatch.setenv("PROCNET_FUSE_OPS", "mfusepy")
+    else:
+        monkeypatch.delenv("PROCNET_FUSE_OPS", raising=False)
+    return request.param
+
+
+def test_the_daemon_says_which_callbacks_answer(mounted, fuse_ops):
+    from procnet.fs import glue
+
+    assert (mounted.path / "readonly").read_text() == "constant\n"
+    log = mounted.log()
+    if fuse_ops == "mfusepy":
+        assert "open/read/release through mfusepy: PROCNET_FUSE_OPS=mfusepy" in log
+        return
+    in_use, why = glue.hot_ops_in_use()
+    if not in_use and os.environ.get("CI") != "true":
+        pytest.skip(f"_hotops not in use here: {why}")
+    assert in_use, why        # CI builds them: a silent fallback would miss the mount's figures
+    assert "open/read/release through _hotops" in log
 
 
 def generations(big: bytes) -> set[bytes]:
@@ -406,3 +434,20 @@ def test_snapshots_read_to_the_end_are_bounded_until_release(fuse_env, monkeypat
     for fi, _ in fis:
         ops.release("/big", fi)
     assert not ops._handles and not ops._finished and ops._finished_bytes == 0
+
+
+def test_callback_errno_answers_like_mfusepy_and_keeps_what_must_stop_the_loop(fuse_env, caplog):
+    """_hotops's entries answer a raising TreeOperations call with callback_errno(): an
+    OSError's errno, EIO (logged) for anything else, and EIO plus a recorded stop for what is
+    not an Exception (run() raises it once the mount is gone). Outside a loop nothing stops."""
+    from procnet.fs import glue
+    from procnet.fs.selftest_tree import SelftestTree
+
+    ops = glue.TreeOperations(SelftestTree())
+    assert ops.callback_errno("open", "/x", OSError(errno.ENOENT, "gone")) == errno.ENOENT
+    assert ops.callback_errno("read", "/x", OSError("no errno")) == errno.EIO
+    assert ops.callback_errno("read", "/x", KeyError("bug")) == errno.EIO
+    assert "read /x failed; returning EIO" in caplog.text and ops.critical is None
+    stop = SystemExit(3)
+    assert ops.callback_errno("release", None, stop) == errno.EIO
+    assert ops.critical is stop

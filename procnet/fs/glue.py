@@ -21,6 +21,7 @@ import contextlib
 import ctypes
 import errno
 import functools
+import hashlib
 import itertools
 import logging
 import os
@@ -110,22 +111,39 @@ def stop_requested() -> bool:
         return False
 
 
-def _errno_boundary(method: Callable) -> Callable:
-    """Pass OSErrors with an errno through; log anything else and answer EIO.
+def _exit_loop() -> None:
+    """fuse_exit() for the loop whose request this thread is answering: it ends after it."""
+    lib = mfusepy._libfuse
+    lib.fuse_exit.argtypes, lib.fuse_exit.restype = [ctypes.c_void_p], None
+    ctx = lib.fuse_get_context()
+    if ctx and ctx.contents.fuse:
+        lib.fuse_exit(ctx.contents.fuse)
 
-    mfusepy itself would turn a stray exception into EINVAL, which reads like a parse error."""
+
+def _errno_of(name: str, path: str | None, exc: Exception) -> int:
+    """The errno a failed callback answers: an OSError's own errno, else EIO (logged with
+    its traceback; mfusepy itself would answer EINVAL, which reads like a parse error)."""
+    if isinstance(exc, OSError):
+        if isinstance(exc.errno, int) and exc.errno > 0:
+            return exc.errno
+        log.error("%s %s: OSError without errno; returning EIO", name, path, exc_info=exc)
+    else:
+        log.error("%s %s failed; returning EIO", name, path, exc_info=exc)
+    return errno.EIO
+
+
+def _errno_boundary(method: Callable) -> Callable:
+    """Pass OSErrors with an errno through to mfusepy; answer EIO for anything else."""
 
     @functools.wraps(method)
     def wrapper(self, path, *args):
         try:
             return method(self, path, *args)
-        except OSError as e:
-            if isinstance(e.errno, int) and e.errno > 0:
+        except Exception as e:
+            err = _errno_of(method.__name__, path, e)
+            if err == getattr(e, "errno", None):
                 raise
-            log.exception("%s %s: OSError without errno; returning EIO", method.__name__, path)
-        except Exception:
-            log.exception("%s %s failed; returning EIO", method.__name__, path)
-        raise mfusepy.FuseOSError(errno.EIO)
+            raise mfusepy.FuseOSError(err) from e
 
     return wrapper
 
@@ -154,6 +172,7 @@ class TreeOperations(mfusepy.Operations):
         self._finished: OrderedDict[int, int] = OrderedDict()  # fh -> snapshot size, read to the end
         self._finished_bytes = 0
         self._next_fh = itertools.count(1)
+        self.critical: BaseException | None = None  # what stopped the loop (callback_errno)
 
     def _stat(self, path: str) -> NodeInfo:
         info = self.tree.stat(_rel(path))
@@ -201,12 +220,16 @@ class TreeOperations(mfusepy.Operations):
     def readdir(self, path, fh):
         return [".", "..", *self.tree.listdir(_rel(path))]
 
-    @_errno_boundary
-    def open(self, path, fi):
+    # open, read and release are what every `cat` costs. Their work is in open_fh, read_fh
+    # and release_fh, which _hotops's C entries call directly (_install_hot_ops); the
+    # mfusepy methods below are the same calls for the fuse_main path.
+
+    def open_fh(self, path: str, flags: int) -> int:
+        """A new handle for an open(2) with ``flags``; raises OSError to refuse it."""
         info = self._stat(path)
         if info.is_dir:
             raise mfusepy.FuseOSError(errno.EISDIR)
-        accmode = fi.flags & os.O_ACCMODE
+        accmode = flags & os.O_ACCMODE
         wants_read = accmode in (os.O_RDONLY, os.O_RDWR)
         wants_write = accmode in (os.O_WRONLY, os.O_RDWR)
         # Root bypasses mode bits even with default_permissions; procfs does not.
@@ -215,15 +238,13 @@ class TreeOperations(mfusepy.Operations):
         per_read = wants_read and bool(getattr(info, "per_read", False))
         snapshot = self._render(_rel(path)) if wants_read and not per_read else None
         fh = next(self._next_fh)
-        self._handles[fh] = _Handle(_rel(path), snapshot, append=bool(fi.flags & os.O_APPEND),
+        self._handles[fh] = _Handle(_rel(path), snapshot, append=bool(flags & os.O_APPEND),
                                     per_read=per_read)
-        fi.fh = fh
-        fi.direct_io = 1  # st_size is 0: without direct_io the kernel would read nothing
-        return 0
+        return fh
 
-    @_errno_boundary
-    def read(self, path, size, offset, fi):
-        handle = self._handles[fi.fh]
+    def read_fh(self, fh: int, size: int, offset: int) -> bytes:
+        """At most ``size`` bytes of handle ``fh`` from ``offset`` (b'' past the end)."""
+        handle = self._handles[fh]
         if handle.per_read:
             data = self.tree.read_at(handle.path, offset, size)
             if not isinstance(data, bytes) or len(data) > size:
@@ -239,9 +260,37 @@ class TreeOperations(mfusepy.Operations):
             # end: render anew, as seq_file does when it re-traverses after a seek.
             snapshot = handle.snapshot = self._render(handle.path)
             handle.eof_at = None
-        if offset + size >= len(snapshot) and fi.fh not in self._finished:
-            self._finish(fi.fh, len(snapshot))
+        if offset + size >= len(snapshot) and fh not in self._finished:
+            self._finish(fh, len(snapshot))
         return snapshot[offset : offset + size]
+
+    def release_fh(self, fh: int) -> None:
+        self._handles.pop(fh, None)
+        self._finished_bytes -= self._finished.pop(fh, 0)
+
+    def callback_errno(self, name: str, path: str | None, exc: BaseException) -> int:
+        """The errno for a callback of _hotops that raised ``exc``. Anything beyond an
+        Exception (SystemExit, KeyboardInterrupt) also ends the loop and is raised again
+        once the mount is gone, as mfusepy does for its own callbacks."""
+        try:
+            if isinstance(exc, Exception):
+                return _errno_of(name, path, exc)
+            self.critical = exc
+            log.critical("%s %s: %r; stopping", name, path, exc)
+            _exit_loop()
+        except BaseException:                 # the C caller cannot take an exception
+            log.exception("%s %s: while answering %r", name, path, exc)
+        return errno.EIO
+
+    @_errno_boundary
+    def open(self, path, fi):
+        fi.fh = self.open_fh(path, fi.flags)
+        fi.direct_io = 1  # st_size is 0: without direct_io the kernel would read nothing
+        return 0
+
+    @_errno_boundary
+    def read(self, path, size, offset, fi):
+        return self.read_fh(fi.fh, size, offset)
 
     def _finish(self, fh: int, size: int) -> None:
         """A handle has been read to its end. Its snapshot stays (a pread back sees the same
@@ -295,8 +344,7 @@ class TreeOperations(mfusepy.Operations):
     # saving a round trip per close (each one waits for the GIL under a busy engine).
 
     def release(self, path, fi):
-        self._handles.pop(fi.fh, None)
-        self._finished_bytes -= self._finished.pop(fi.fh, 0)
+        self.release_fh(fi.fh)
         return 0
 
     @_errno_boundary
@@ -322,20 +370,32 @@ def run(tree: Tree, mountpoint: str, on_init: Callable[[], None] | None = None) 
 
     A tree with a ``background(pending)`` method (Tree's docstring) is served by our own loop,
     which runs that work between requests on this same thread (_serve_loop); any other tree by
-    libfuse's loop (fuse_main).
+    libfuse's loop (fuse_main). Either way open, read and release are answered by _hotops's C
+    entries when they are built (_install_hot_ops), by mfusepy's callbacks otherwise.
 
     Raises RuntimeError(code) when libfuse reports failure; on libfuse3 that includes a clean
     stop by SIGINT/SIGTERM/SIGHUP (the caller tells the two apart, see lifecycle.serve)."""
+    global _hot_ops_owner
     background = getattr(tree, "background", None)
-    with _fuse_main_replaced(background):
-        mfusepy.FUSE(
-            TreeOperations(tree, on_init),
-            mountpoint,
-            raw_fi=True,  # open() gets fuse_file_info, to set fh and direct_io
-            nothreads=True,  # single loop thread: 5x faster under concurrent readers (fuse-notes §5)
-            foreground=True,  # lifecycle.serve does its own fork, before FUSE starts
-            **MOUNT_OPTIONS,
-        )
+    ops = TreeOperations(tree, on_init)
+    try:
+        with _fuse_main_replaced(background, ops):
+            mfusepy.FUSE(
+                ops,
+                mountpoint,
+                raw_fi=True,  # open() gets fuse_file_info, to set fh and direct_io
+                nothreads=True,  # single loop thread: 5x faster under concurrent readers (fuse-notes §5)
+                foreground=True,  # lifecycle.serve does its own fork, before FUSE starts
+                **MOUNT_OPTIONS,
+            )
+    except RuntimeError:
+        if ops.critical is None:
+            raise
+    finally:
+        if _hot_ops_owner is ops:
+            _hot_ops_owner = None
+    if ops.critical is not None:
+        raise ops.critical
 
 
 # ---------------------------------------------------------------- our own loop
@@ -387,21 +447,29 @@ def _session_api():
 
 
 @contextlib.contextmanager
-def _fuse_main_replaced(background):
-    if background is None:
-        yield
-        return
+def _fuse_main_replaced(background, tree_ops: TreeOperations):
     saved = mfusepy.fuse_main_real
-    mfusepy.fuse_main_real = functools.partial(_fuse_main, _session_api(), background)
+    if background is None:
+        mfusepy.fuse_main_real = functools.partial(_libfuse_main, saved, tree_ops)
+    else:
+        mfusepy.fuse_main_real = functools.partial(_fuse_main, _session_api(), background, tree_ops)
     try:
         yield
     finally:
         mfusepy.fuse_main_real = saved
 
 
-def _fuse_main(api, background, argc, argv, ops, op_size, user_data) -> int:
+def _libfuse_main(fuse_main_real, tree_ops, argc, argv, ops, op_size, user_data) -> int:
+    """libfuse's own fuse_main_real(), with _hotops's entries for open, read and release."""
+    _install_hot_ops(ops, tree_ops)
+    return fuse_main_real(argc, argv, ops, op_size, user_data)
+
+
+def _fuse_main(api, background, tree_ops, argc, argv, ops, op_size, user_data) -> int:
     """fuse_main_real() of libfuse3 (lib/helper.c) for mfusepy's argv ('fuse', -f, -s, -o
-    OPTS, MOUNTPOINT), with _serve_loop() as its loop."""
+    OPTS, MOUNTPOINT), with _serve_loop() as its loop and _hotops's entries for open, read
+    and release when they are built (_install_hot_ops)."""
+    _install_hot_ops(ops, tree_ops)           # before fuse_new, which copies the table
     args = [argv[i] for i in range(argc)]
     mountpoint, opts = args[-1], [a for a in args[:-1] if a not in (b"-f", b"-s")]
     fargs = _FuseArgs(len(opts), (ctypes.c_char_p * len(opts))(*opts), 0)
@@ -430,6 +498,66 @@ def _fuse_main(api, background, argc, argv, ops, op_size, user_data) -> int:
             api["fuse_unmount"](fuse)
     finally:
         api["fuse_destroy"](fuse)
+
+
+def _hot_ops_module():
+    """procnet.fs._hotops, or None and why not (PROCNET_FUSE_OPS=mfusepy, not built, or
+    built from another version of _hotops.pyx than the one beside it)."""
+    if os.environ.get("PROCNET_FUSE_OPS") == "mfusepy":
+        return None, "PROCNET_FUSE_OPS=mfusepy"
+    try:
+        from procnet.fs import _hotops
+    except ImportError as e:
+        return None, f"not built ({e})"
+    here = os.path.dirname(os.path.abspath(__file__))
+    try:
+        with open(os.path.join(here, "_hotops.pyx"), "rb") as f:
+            source = hashlib.sha256(f.read()).hexdigest()
+        with open(os.path.join(here, HOT_OPS_HASH_FILE)) as f:
+            built = f.read().strip()
+    except OSError as e:
+        return None, f"build record missing ({e})"
+    if built != source or getattr(_hotops, "ABI", None) != HOT_OPS_ABI:
+        return None, "_hotops.pyx changed since the build (run: bash scripts/bootstrap.sh)"
+    return _hotops, "built from these sources"
+
+
+HOT_OPS_ABI = 1                          # _hotops.ABI this module speaks
+HOT_OPS_HASH_FILE = "_hotops_hash"       # sha256 of _hotops.pyx, written by setup.py
+
+
+def hot_ops_in_use() -> tuple[bool, str]:
+    """Whether a mount started now answers open/read/release from _hotops, and why."""
+    mod, why = _hot_ops_module()
+    return mod is not None, why
+
+
+def _install_hot_ops(ops, tree_ops: TreeOperations) -> None:
+    """Point the open, read and release entries of mfusepy's fuse_operations table at
+    _hotops's C functions, which call tree_ops directly (see _hotops.pyx for why)."""
+    global _hot_ops_owner
+    mod, why = _hot_ops_module()
+    if mod is not None and _hot_ops_owner is not None:
+        mod, why = None, "another mount of this process uses them"
+    if mod is None:
+        log.info("open/read/release through mfusepy: %s", why)
+        return
+    fi = mfusepy.fuse_file_info
+    if fi.flags.offset != 0:                  # _hotops reads flags as the first int
+        log.warning("open/read/release through mfusepy: unexpected fuse_file_info layout")
+        return
+    probe = fi()
+    probe.direct_io = 1
+    word = fi.direct_io.offset
+    mask = ctypes.c_uint32.from_buffer(probe, word).value
+    table = ctypes.addressof(ops.contents)
+    for name, address in mod.entries(tree_ops, fi.fh.offset, word, mask).items():
+        ctypes.c_void_p.from_address(table + getattr(mfusepy.fuse_operations, name).offset).value = address
+    _hot_ops_owner = tree_ops
+    log.info("open/read/release through _hotops")
+
+
+_hot_ops_owner: TreeOperations | None = None   # _hotops serves one TreeOperations at a time
 
 
 def _still_mounted(mountpoint: bytes) -> bool:
