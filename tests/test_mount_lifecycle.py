@@ -135,9 +135,15 @@ def test_sigterm_stops_a_background_daemon(mnt):
     assert "stopped by signal" in m.log.read_text()
 
 
-def test_one_thread_serves_and_simulates(mnt):
+@pytest.mark.parametrize("fuse_ops", ["hotops", "mfusepy"])
+def test_one_thread_serves_and_simulates(mnt, fuse_ops, monkeypatch):
     """The FUSE loop drives the clock between requests (glue._serve_loop): no engine thread
-    beside it, and virtual time still follows wall time while the engine is saturated."""
+    beside it, and virtual time still follows wall time while the engine is saturated. Both
+    with the loop's drain and open/read/release in C (_hotops) and all in Python (mfusepy)."""
+    if fuse_ops == "mfusepy":
+        monkeypatch.setenv("PROCNET_FUSE_OPS", "mfusepy")
+    else:
+        monkeypatch.delenv("PROCNET_FUSE_OPS", raising=False)
     m = mount(mnt, "--clock", "realtime")
     make_busy(mnt)
     [pid] = m.pids()
@@ -151,6 +157,12 @@ def test_one_thread_serves_and_simulates(mnt):
     assert int(m.read("procnet/clock/lag_ns")) > 0       # flat out, and answering meanwhile
     (mnt / "proc/sys/net/core/backlog_threaded").write_text("1\n")
     assert m.read("proc/sys/net/core/backlog_threaded") == "1\n"
+    want = {"hotops": "through _hotops", "mfusepy": "through mfusepy: PROCNET_FUSE_OPS"}[fuse_ops]
+    if fuse_ops == "hotops" and os.environ.get("CI") != "true":
+        from procnet.fs import glue
+        if not glue.hot_ops_in_use()[0]:
+            pytest.skip(f"_hotops not in use here: {glue.hot_ops_in_use()[1]}")
+    assert f"open/read/release {want}" in m.log.read_text(), m.tail()
 
 
 def test_background_mount_returns_ready_and_detached(mnt):

@@ -1,5 +1,6 @@
 # cython: language_level=3
-"""C entries for the three requests every `cat` costs: open, read and release.
+"""C entries for the three requests every `cat` costs (open, read and release), and the
+FUSE loop's inner drain.
 
 mfusepy answers each FUSE callback through a ctypes thunk: it builds ctypes objects for the
 arguments, then calls through functools.partial, its own try/except wrapper, a method that
@@ -12,6 +13,9 @@ and call the same TreeOperations methods mfusepy's would (open_fh, read_fh, rele
 go through the same TreeOperations.callback_errno. No policy lives here: only the C calling
 convention, the two fuse_file_info fields we touch, and the copy of the reply.
 
+drain() is the inner loop of glue._serve_loop in C: libfuse's receive and process calls until
+/dev/fuse has nothing more, without two ctypes foreign calls per request.
+
 The layout of struct fuse_file_info is not assumed: glue passes the offsets of `fh` and of
 the word holding `direct_io`, and that bit's mask, taken from mfusepy's ctypes definition.
 """
@@ -19,7 +23,7 @@ from libc.stdint cimport int64_t, uint32_t, uint64_t
 from libc.string cimport memcpy
 
 # Bumped whenever the entries' contract with glue.py changes; glue checks it at install.
-ABI = 1
+ABI = 2
 
 cdef object _ops = None            # the TreeOperations being served
 cdef Py_ssize_t _fh_off = 0        # offsetof(struct fuse_file_info, fh)
@@ -73,3 +77,27 @@ def entries(ops, Py_ssize_t fh_offset, Py_ssize_t direct_io_offset, uint32_t dir
     global _ops, _fh_off, _dio_off, _dio_mask
     _ops, _fh_off, _dio_off, _dio_mask = ops, fh_offset, direct_io_offset, direct_io_mask
     return {"open": <size_t>&_open, "read": <size_t>&_read, "release": <size_t>&_release}
+
+
+ctypedef int (*receive_buf_t)(void *se, void *buf) noexcept
+ctypedef void (*process_buf_t)(void *se, void *buf) noexcept
+
+
+def drain(size_t se, size_t buf, size_t receive_buf, size_t process_buf, int max_requests):
+    """fuse_session_receive_buf() and fuse_session_process_buf() (addresses given) on session
+    ``se`` with the struct fuse_buf at ``buf``, until a receive answers <= 0, which is
+    returned (-EAGAIN: nothing waits), or ``max_requests`` were served (returns 1).
+
+    The GIL stays held: /dev/fuse is non-blocking, so the receive never waits, and every
+    callback of the process call takes the GIL anyway."""
+    cdef receive_buf_t receive = <receive_buf_t>receive_buf
+    cdef process_buf_t process = <process_buf_t>process_buf
+    cdef int res
+    cdef int n = 0
+    while n < max_requests:
+        res = receive(<void *>se, <void *>buf)
+        if res <= 0:
+            return res
+        process(<void *>se, <void *>buf)
+        n += 1
+    return 1

@@ -422,6 +422,8 @@ class _FuseBuf(ctypes.Structure):  # struct fuse_buf (fuse_common.h), with room 
 
 # fuse_main_real()'s result for a loop ended by a signal, as libfuse3 reports it (nonzero).
 _EXIT_BY_SIGNAL = 8
+# Requests served back to back before the loop looks up (its exited check is libfuse's read).
+DRAIN_MAX = 64
 # How often, at most, the background work asks whether a request waits (a poll() each time).
 PENDING_CHECK_S = 20e-6
 
@@ -522,7 +524,7 @@ def _hot_ops_module():
     return _hotops, "built from these sources"
 
 
-HOT_OPS_ABI = 1                          # _hotops.ABI this module speaks
+HOT_OPS_ABI = 2                          # _hotops.ABI this module speaks
 HOT_OPS_HASH_FILE = "_hotops_hash"       # sha256 of _hotops.pyx, written by setup.py
 
 
@@ -540,11 +542,11 @@ def _install_hot_ops(ops, tree_ops: TreeOperations) -> None:
     if mod is not None and _hot_ops_owner is not None:
         mod, why = None, "another mount of this process uses them"
     if mod is None:
-        log.info("open/read/release through mfusepy: %s", why)
+        _set_served_by(f"mfusepy: {why}")
         return
     fi = mfusepy.fuse_file_info
     if fi.flags.offset != 0:                  # _hotops reads flags as the first int
-        log.warning("open/read/release through mfusepy: unexpected fuse_file_info layout")
+        _set_served_by("mfusepy: unexpected fuse_file_info layout")
         return
     probe = fi()
     probe.direct_io = 1
@@ -554,10 +556,17 @@ def _install_hot_ops(ops, tree_ops: TreeOperations) -> None:
     for name, address in mod.entries(tree_ops, fi.fh.offset, word, mask).items():
         ctypes.c_void_p.from_address(table + getattr(mfusepy.fuse_operations, name).offset).value = address
     _hot_ops_owner = tree_ops
-    log.info("open/read/release through _hotops")
+    _set_served_by("_hotops")
 
 
 _hot_ops_owner: TreeOperations | None = None   # _hotops serves one TreeOperations at a time
+served_by = "not mounted"                      # what answers open/read/release (lifecycle logs it)
+
+
+def _set_served_by(what: str) -> None:
+    global served_by
+    served_by = what
+    log.debug("open/read/release through %s", what)
 
 
 def _still_mounted(mountpoint: bytes) -> bool:
@@ -574,7 +583,8 @@ def _serve_loop(api, se, background) -> int:
 
     /dev/fuse is non-blocking: a read with nothing waiting answers EAGAIN, so a busy mount
     reads request after request with no poll() or exited check between them (libfuse's read
-    checks fuse_session_exited() itself and answers 0 once a signal came)."""
+    checks fuse_session_exited() itself and answers 0 once a signal came). That inner drain
+    is _hotops.drain where built, the same loop in Python otherwise."""
     fd = api["fuse_session_fd"](se)
     os.set_blocking(fd, False)
     poller = select.poll()
@@ -592,11 +602,23 @@ def _serve_loop(api, se, background) -> int:
                                 api["fuse_session_exited"])
     buf = _FuseBuf()
     ref = ctypes.byref(buf)
+    hot, _ = _hot_ops_module()
+    if hot is not None:                       # the same loop in C: no ctypes calls per request
+        drain = functools.partial(hot.drain, se, ctypes.addressof(buf),
+                                  ctypes.cast(receive, ctypes.c_void_p).value,
+                                  ctypes.cast(process, ctypes.c_void_p).value, DRAIN_MAX)
+    else:
+        def drain() -> int:
+            for _ in range(DRAIN_MAX):
+                res = receive(se, ref)
+                if res <= 0:
+                    return res
+                process(se, ref)
+            return 1
     try:
         while True:
-            res = receive(se, ref)
+            res = drain()
             if res > 0:
-                process(se, ref)
                 continue
             if res == 0:                          # unmounted (ENODEV), or exited by a signal
                 return 0

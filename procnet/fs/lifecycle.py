@@ -227,7 +227,8 @@ def _serve_here(tree, mountpoint, on_ready, log_file, *, detached: bool) -> int:
         if log_file is not None or detached:
             _redirect_stdio(log_file)
         ready.set()
-        log.info("serving %s (pid %d)", mountpoint, os.getpid())
+        log.info("serving %s (pid %d; open/read/release through %s)", mountpoint, os.getpid(),
+                 glue.served_by)
         if on_ready:
             try:
                 on_ready()
