@@ -45,7 +45,7 @@ def goals(res: dict) -> list[dict]:
                          f"{_k(v)}pkt/s, RTF {s['rtf']['median']:.3g} (per CPU s: "
                          f"{_k(s['pkts_per_cpu_s']['median'])}pkt/s)",
                          v >= TARGET_PPS,
-                         "" if v >= TARGET_PPS else f"needs {TARGET_PPS / v:.0f}x faster",
+                         "" if v >= TARGET_PPS else f"needs {TARGET_PPS / v:.2f}x faster",
                          r16["stock"]["command"]))
     if "baseline" in res:
         b = res["baseline"]

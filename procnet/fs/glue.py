@@ -422,7 +422,8 @@ class _FuseBuf(ctypes.Structure):  # struct fuse_buf (fuse_common.h), with room 
 
 # fuse_main_real()'s result for a loop ended by a signal, as libfuse3 reports it (nonzero).
 _EXIT_BY_SIGNAL = 8
-# Requests served back to back before the loop looks up (its exited check is libfuse's read).
+# Requests _hotops.drain serves back to back, holding the GIL, before it returns to Python,
+# where another thread asking for the GIL (the start-up "ready" thread) can get it.
 DRAIN_MAX = 64
 # How often, at most, the background work asks whether a request waits (a poll() each time).
 PENDING_CHECK_S = 20e-6
