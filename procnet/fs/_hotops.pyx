@@ -6,7 +6,7 @@ mfusepy answers each FUSE callback through a ctypes thunk: it builds ctypes obje
 arguments, then calls through functools.partial, its own try/except wrapper, a method that
 decodes the path and dereferences the fuse_file_info pointer, and our _errno_boundary, before
 TreeOperations does its work; and ctypes.memmove copies the reply. About a third of the
-daemon's time per `cat` went there (docs/performance.md, "The mount, idle").
+daemon's time per `cat` went there (docs/performance.md, "Verdict").
 
 These entries go into the fuse_operations table in place of mfusepy's (glue._install_hot_ops)
 and call the same TreeOperations methods mfusepy's would (open_fh, read_fh, release_fh); errors

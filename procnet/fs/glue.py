@@ -60,6 +60,11 @@ MAX_BACKGROUND = 256
 # Snapshots of handles already read to their end, kept until RELEASE (see _finish).
 SNAPSHOT_BUDGET = 16 << 20
 
+# The compiled entries for open, read and release (_install_hot_ops): the _hotops.ABI this
+# module speaks, and the file where setup.py records the sha256 of the _hotops.pyx it built.
+HOT_OPS_ABI = 2
+HOT_OPS_HASH_FILE = "_hotops_hash"
+
 _WRITE_BITS = 0o222
 _READ_BITS = 0o444
 
@@ -503,6 +508,10 @@ def _fuse_main(api, background, tree_ops, argc, argv, ops, op_size, user_data) -
         api["fuse_destroy"](fuse)
 
 
+_hot_ops_owner = None            # the TreeOperations _hotops serves (one at a time)
+served_by = "not mounted"        # what answers open/read/release (lifecycle logs it)
+
+
 def _hot_ops_module():
     """procnet.fs._hotops, or None and why not (PROCNET_FUSE_OPS=mfusepy, not built, or
     built from another version of _hotops.pyx than the one beside it)."""
@@ -523,10 +532,6 @@ def _hot_ops_module():
     if built != source or getattr(_hotops, "ABI", None) != HOT_OPS_ABI:
         return None, "_hotops.pyx changed since the build (run: bash scripts/bootstrap.sh)"
     return _hotops, "built from these sources"
-
-
-HOT_OPS_ABI = 2                          # _hotops.ABI this module speaks
-HOT_OPS_HASH_FILE = "_hotops_hash"       # sha256 of _hotops.pyx, written by setup.py
 
 
 def hot_ops_in_use() -> tuple[bool, str]:
@@ -558,10 +563,6 @@ def _install_hot_ops(ops, tree_ops: TreeOperations) -> None:
         ctypes.c_void_p.from_address(table + getattr(mfusepy.fuse_operations, name).offset).value = address
     _hot_ops_owner = tree_ops
     _set_served_by("_hotops")
-
-
-_hot_ops_owner: TreeOperations | None = None   # _hotops serves one TreeOperations at a time
-served_by = "not mounted"                      # what answers open/read/release (lifecycle logs it)
 
 
 def _set_served_by(what: str) -> None:
