@@ -199,3 +199,21 @@ def test_time_limit_squeeze_before_budget():
     assert 25 * MS < trace.polls[4][0] < 26 * MS
     assert row(m, 0)[TIME_SQUEEZE] == 1
     assert m.cpus[0].net_rx_softirqs == 2
+
+
+def test_jiffies_is_floor_of_time_times_hz_at_every_boundary():
+    """Machine.jiffies keeps the last jiffy it computed with the nanoseconds it spans; asked in
+    any order, at and beside every boundary, it must still be floor(t * HZ / NSEC_PER_SEC)."""
+    import random
+    ns = 1_000_000_000
+    for hz in (100, 250, 300, 1000):
+        m = machine(cpus=1, hz=hz)
+        times = []
+        for j in (0, 1, 2, 299, 300, 301, 10**6, 3 * 10**9):
+            start = -(-j * ns // hz)                        # first ns of jiffy j
+            times += [start - 1, start, start + 1]
+        times = [t for t in times if t >= 0]
+        rng = random.Random(hz)
+        times += [rng.randrange(10**16) for _ in range(200)]
+        for t in times + times[::-1] + rng.sample(times, len(times)):
+            assert m.jiffies(t) == t * hz // ns, (hz, t)

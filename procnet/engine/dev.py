@@ -28,6 +28,7 @@ from dataclasses import fields, replace
 import cython
 
 from .config import CostModel, NetDeviceConfig, TrafficConfig
+from .cpu import Cpu
 from .netdevice import NETREG_UNREGISTERED, NETREG_UNREGISTERING, NetDevice
 from .sched import PARKED, RUNNING
 from .skbuff import SkbQueue
@@ -491,8 +492,9 @@ class NetCore:
         flows = self.flows_by_id
         t = t_first
         fast = 0
+        head, mask = q.head, q.mask
         for k in range(n):              # q read in place: its k-th oldest, then n dropped
-            i = (q.head + k) & q.mask
+            i = (head + k) & mask
             t_ns = q.times[i]
             # Unchecked casts: flows_by_id holds only Flows, a Flow's dev is a NetDevice.
             flow = cython.cast(Flow, flows[q.fids[i]])
@@ -505,6 +507,7 @@ class NetCore:
                 fast += 1
             else:
                 self.deliver(t_ns, flow, run_cpu, t)
+                head, mask = q.head, q.mask     # as they were unless a socket's path grew q
             t += step
         q.drop_head(n)
         if fast:
@@ -594,17 +597,18 @@ class NetCore:
             cost = 0
             head = ring.head
             mask = ring.mask
+            driver_rx_ns, enqueue_ns, protocol_ns = c.driver_rx_ns, c.enqueue_ns, c.protocol_ns
             for k in range(work):
                 fid = ring.fids[(head + k) & mask]
                 h = self._flow_hash[fid]
-                cost += c.driver_rx_ns
+                cost += driver_rx_ns
                 tcpu = rxq.rps_map[(h * n) >> 32] if h else -1
                 if tcpu >= 0:
-                    target = cpus[tcpu]
+                    target = cython.cast(Cpu, cpus[tcpu])     # unchecked: cpus holds Cpus
                     if not target.online:
                         tcpu = -1
                 if tcpu >= 0:
-                    cost += c.enqueue_ns
+                    cost += enqueue_ns
                     if self._rps_count[tcpu]:
                         self._rps_next[self._rps_tail[tcpu]] = k
                     else:
@@ -614,7 +618,7 @@ class NetCore:
                     self._rps_tail[tcpu] = k
                     self._rps_count[tcpu] += 1
                 else:
-                    cost += c.protocol_ns
+                    cost += protocol_ns
                     self._rps_done[k] = t0 + cost
                     if inline_first < 0:
                         inline_first = k

@@ -4,6 +4,7 @@ from procnet.engine.defs cimport *
 from procnet.engine.cpu cimport Cpu
 from procnet.engine.dev cimport Costs, NetCore
 from procnet.engine.events cimport EventQueue
+from procnet.engine.netdevice cimport RxQueue
 from procnet.engine.sched cimport QueuedTasks, RunQueue, Task
 from procnet.engine.softnet cimport SoftnetData
 
@@ -32,8 +33,11 @@ cdef class Machine(NetCore):
     cdef _dispatch(self, Cpu cpu)
     @cython.locals(host=Task)
     cdef _net_rx_action_done(self, Cpu cpu)
-    @cython.locals(t=cython.longlong, hz=cython.longlong)
+    cdef long long _jiffy, _jiffy_start, _jiffy_end
+    @cython.locals(t=cython.longlong, hz=cython.longlong, j=cython.longlong)
     cpdef long long jiffies(self, long long t_ns=*)
+    @cython.locals(hz=cython.longlong)
+    cdef long long _jiffy_ns(self, long long j)
 
     @cython.locals(eq=EventQueue, n=cython.longlong, t=cython.longlong, kind=cython.int)
     cdef bint _run_events(self, long long end_ns, long long limit, object should_yield) except -1

@@ -26,6 +26,7 @@ from .config import MachineConfig, TaskConfig, UdpRRConfig
 from .cpu import BUCKETS, Cpu
 from .dev import NetCore
 from .events import EventQueue
+from .netdevice import RxQueue
 from .sched import DEAD, OPS, PARKED, RUNNING, SLEEPING, QueuedTasks, Task, ilog2
 from .softnet import SoftnetData
 from .stats import LatencyHistogram, Stats
@@ -99,6 +100,7 @@ class Machine(NetCore):
         self.user_tasks: dict[str, Task] = {}
         self.udp_rr: dict[str, UdpRR] = {}
         self._cost_acc = 0                        # extra cost accrued by the current chunk
+        self._jiffy = self._jiffy_start = self._jiffy_end = 0     # jiffies()' cache: none yet
         self.ctx = CTX_TASK                       # the context code runs in (cpu.CTX_*)
         self.curr_cpu = 0                         # the CPU whose chunk is being computed
         NetCore.__init__(self)
@@ -155,16 +157,17 @@ class Machine(NetCore):
                 return False
             kind = eq.pop()
             obj = eq.popped_obj
+            # Unchecked casts: an event's kind says what its obj is (the EV_* list in defs.py).
             if kind == EV_CHUNK_END:
-                self._chunk_end(obj, eq.popped_token)
+                self._chunk_end(cython.cast(Cpu, obj), eq.popped_token)
             elif kind == EV_IRQ_FIRE:
-                self._irq_fire(obj, eq.popped_token)
+                self._irq_fire(cython.cast(RxQueue, obj), eq.popped_token)
             elif kind == EV_IPI_ARRIVE:
-                self._ipi_arrive(obj)
+                self._ipi_arrive(cython.cast(SoftnetData, obj))
             elif kind == EV_DISPATCH:
-                self._dispatch_event(obj)
+                self._dispatch_event(cython.cast(Cpu, obj))
             elif kind == EV_TIMER_WAKE:
-                self.timer_wake(obj)
+                self.timer_wake(cython.cast(Task, obj))
             elif kind == EV_SOCK_DELIVER:
                 self.sock_deliver(obj[0], obj[1], obj[2])
             elif kind == EV_BALANCE:
@@ -177,10 +180,23 @@ class Machine(NetCore):
         return True
 
     def jiffies(self, t_ns: int = -1) -> int:
-        """jiffies at t_ns (default: now); exact for any time without a 64-bit overflow."""
+        """jiffies at t_ns (default: now), floor(t * HZ / NSEC_PER_SEC) exactly, for any time
+        without a 64-bit overflow. The jiffy last asked for is kept with the nanoseconds it
+        spans: softirq and net_rx_action ask about once per poll, and a jiffy lasts 1-10 ms."""
         t = self.eq.now_ns if t_ns < 0 else t_ns
+        if self._jiffy_start <= t < self._jiffy_end:
+            return self._jiffy
         hz = self.hz
-        return t // NSEC_PER_SEC * hz + t % NSEC_PER_SEC * hz // NSEC_PER_SEC
+        j = t // NSEC_PER_SEC * hz + t % NSEC_PER_SEC * hz // NSEC_PER_SEC
+        self._jiffy = j
+        self._jiffy_start = self._jiffy_ns(j)
+        self._jiffy_end = self._jiffy_ns(j + 1)
+        return j
+
+    def _jiffy_ns(self, j: int) -> int:
+        """The first nanosecond of jiffy j: ceil(j * NSEC_PER_SEC / HZ), without overflow."""
+        hz = self.hz
+        return j // hz * NSEC_PER_SEC + (j % hz * NSEC_PER_SEC + hz - 1) // hz
 
     def log(self, msg: str) -> None:
         """printk(): kept with its virtual timestamp for procnet/dmesg; like the kernel's log
@@ -561,9 +577,9 @@ class Machine(NetCore):
         self.ctx = CTX_HARDIRQ
         if isinstance(src, SoftnetData):        # an RPS IPI (CALL_FUNCTION_SINGLE)
             cpu.ipi_cal += 1
-            self.rps_trigger_softirq(src, cpu)
-        else:                                   # a NIC rx queue's interrupt
-            self.rxq_interrupt(src, cpu)
+            self.rps_trigger_softirq(cython.cast(SoftnetData, src), cpu)
+        else:                                   # a NIC rx queue's interrupt (raise_irq)
+            self.rxq_interrupt(cython.cast(RxQueue, src), cpu)
         self.ctx = CTX_TASK
         cost = self.c.hardirq_ns + self._cost_acc
         self._start_chunk(cpu, IRQ, cost, None, False, DONE_IRQ_EXIT)

@@ -17,7 +17,7 @@ cdef class LatencyHistogram:
 
     cpdef record(self, long long value_ns)
     @cython.locals(s=cython.int)
-    cdef inline _count(self, long long v)
+    cdef inline void _count(self, long long v) noexcept      # cannot fail: no call, no allocation
     cpdef flush(self)
     @cython.locals(seen=cython.longlong, slot=Py_ssize_t)
     cpdef long long percentile(self, double p)
