@@ -15,6 +15,8 @@ Costs come from the engine's CostModel (entry, per-poll, per-packet constants).
 """
 from __future__ import annotations
 
+import random
+
 from engine_helpers import (MS, PROCESSED, TIME_SQUEEZE, PollTrace, eth, fill_ring, inject,
                             machine, make_flow, row, task)
 
@@ -204,7 +206,6 @@ def test_time_limit_squeeze_before_budget():
 def test_jiffies_is_floor_of_time_times_hz_at_every_boundary():
     """Machine.jiffies keeps the last jiffy it computed with the nanoseconds it spans; asked in
     any order, at and beside every boundary, it must still be floor(t * HZ / NSEC_PER_SEC)."""
-    import random
     ns = 1_000_000_000
     for hz in (100, 250, 300, 1000):
         m = machine(cpus=1, hz=hz)
