@@ -138,17 +138,29 @@ def goals(res: dict) -> list[dict]:
                              mnt["running"]["command"] + " --case lxcfs"))
         sw = mnt["running"].get("switch")
         if sw:
-            ok = sw["p99_ms"] <= TARGET_SWITCH_P99_MS
+            p99 = sw.get("p99_round_median_ms", sw["p99_ms"])
+            ok = p99 <= TARGET_SWITCH_P99_MS
             out.append(_goal("backlog_threaded switch latency p99 under full load <= 2 ms",
-                             "p99 <= 2 ms", f"p50 {sw['p50_ms']:.2f} ms, p99 "
-                             f"{sw['p99_ms']:.2f} ms (n={sw['n']}, read back from "
-                             "backlog_threaded)"
+                             "p99 <= 2 ms", _switch_measured(sw)
                              + (f"; through stats.json p50 {sw['stats_json']['p50_ms']:.2f}, p99 "
                                 f"{sw['stats_json']['p99_ms']:.2f} ms" if "stats_json" in sw
                                 else "") + _wakeup_floor(mnt), ok,
-                             "" if ok else f"{sw['p99_ms'] / TARGET_SWITCH_P99_MS:.1f}x over",
+                             "" if ok else f"{p99 / TARGET_SWITCH_P99_MS:.1f}x over",
                              mnt["running"]["command"]))
     return out
+
+
+def _switch_measured(sw: dict) -> str:
+    """The goal's figure: the median of the rounds' p99 with their range, then all writes
+    together (results of one round only have the latter)."""
+    rounds = sw.get("round_p99_ms")
+    if not rounds:
+        return (f"p50 {sw['p50_ms']:.2f} ms, p99 {sw['p99_ms']:.2f} ms (n={sw['n']}, read back "
+                "from backlog_threaded)")
+    return (f"p99 {sw['p99_round_median_ms']:.2f} ms, the median of {len(rounds)} rounds' p99 "
+            f"({min(rounds):.2f}-{max(rounds):.2f}, {sw['n'] // len(rounds)} writes each, read "
+            f"back from backlog_threaded); all {sw['n']} writes: p50 {sw['p50_ms']:.2f}, p99 "
+            f"{sw['p99_ms']:.2f} ms")
 
 
 def _over(fig: dict) -> str:
@@ -318,6 +330,9 @@ def md_mount(res: dict) -> str:
                        "polls needed: "
                        f"{sw['extra_polls_total']} in total; stats.json disagreed with the "
                        f"read-back {sw.get('disagreed', 0)} times."
+                       + (f" Each round's p99: {', '.join(f'{x:.2f}' for x in sw['round_p99_ms'])}"
+                          f" ms (median {sw['p99_round_median_ms']:.2f} ms: the goal's figure)."
+                          if sw.get("round_p99_ms") else "")
                        + (f" Observed through stats.json's \"mode\" instead ({sj['n']} more "
                           f"writes; each poll renders 10 KB): p50 {sj['p50_ms']:.2f} ms, p99 "
                           f"{sj['p99_ms']:.2f} ms, max {sj['max_ms']:.2f} ms{_over(sj)}."
