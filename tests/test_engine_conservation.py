@@ -112,3 +112,20 @@ def test_conservation_with_operations_at_random_instants(mode):
         m.cpu_up(c)
     m.run_for(MS)
     m.check_conservation()
+
+
+@pytest.mark.parametrize("flows", [1, 8])
+def test_ring_full_drops_are_counted_on_their_own_flows(flows):
+    """RxQueue.fill() with one stream (ArrivalStream.take_into): the arrivals a full rx ring
+    refuses count as ring_full and on each refused packet's flow, none on another's."""
+    m = Machine(MachineConfig(
+        cpus=2, seed=5,
+        devices=(NetDeviceConfig(irq_cpus=(0,), ring_size=16, rx_usecs=200),),
+        traffic=(TrafficConfig("a", flows=flows, pps=1_000_000),)))
+    m.run_for(20 * MS)
+    ring_full = m.stats.dropped["ring_full"]
+    assert ring_full > 1000                      # 200 us of arrivals against 16 descriptors
+    assert sum(m.stats.dropped.values()) == ring_full
+    per_flow = [f.dropped for f in m.traffic["a"].flows]
+    assert sum(per_flow) == ring_full and min(per_flow) > 0
+    m.check_conservation()

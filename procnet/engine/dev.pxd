@@ -110,8 +110,9 @@ cdef class NetCore:
                    per_pkt=cython.longlong, pq=SkbQueue, n=cython.longlong)
     cdef (long long, long long) process_backlog(self, Napi napi, long long quota, int run_cpu,
                                                 long long t0) except *
-    @cython.locals(sd=SoftnetData, qlen=Py_ssize_t, max_backlog=cython.longlong,
-                   last=cython.longlong, mysd=SoftnetData, i=Py_ssize_t)
+    @cython.locals(sd=SoftnetData, q=SkbQueue, qlen=Py_ssize_t, max_backlog=cython.longlong,
+                   last=cython.longlong, mysd=SoftnetData, i=Py_ssize_t, j=Py_ssize_t,
+                   mask=Py_ssize_t, src_head=Py_ssize_t, src_mask=Py_ssize_t)
     cdef enqueue_batch(self, SkbQueue ring, Py_ssize_t k, Py_ssize_t count, int target,
                        int this_cpu, NetDevice dev)
     @cython.locals(rxq=RxQueue, ring=SkbQueue, c=Costs, work=cython.longlong,

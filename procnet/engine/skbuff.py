@@ -7,9 +7,10 @@ machine's table of every flow it ever had (NetCore.flows_by_id), which each queu
 
 The ring's layout is part of the API, as `struct sk_buff_head`'s list is for
 skb_queue_walk(): the k-th oldest packet is at slot `(head + k) & mask` of `times` and `fids`.
-A NAPI poll reads its rx ring in place that way and hands each RPS target its packets with
-`append_chain`, then drops them all with `drop_head`: one copy per packet, as the kernel's
-one pointer move, instead of a pop and a push into a scratch queue.
+A NAPI poll reads its rx ring in place that way and writes each RPS target's packets into
+that target's backlog ring (`reserve`, then the slots after its tail), then drops them all
+with `drop_head`: one copy per packet, as the kernel's one pointer move, instead of a pop and
+a push into a scratch queue. The arrival generator fills rx rings the same way.
 
 Callers outside the hot path (tests, `dev_cpu_dead`, unregister's purge) see packets as
 `(arrival_ns, flow)` tuples: `append`, `extend`, `popleft`, iteration.
@@ -77,19 +78,11 @@ class SkbQueue:
         other.head = 0
         other.qlen = 0
 
-    def append_chain(self, src: "SkbQueue", k: int, count: int, nxt) -> None:
-        """__skb_queue_tail() of `count` packets of `src`, which keeps them: its k-th oldest,
-        then its nxt[k]-th, and so on (the per-target chains of a NAPI poll's RPS step)."""
-        while self.qlen + count > self.mask + 1:
+    def reserve(self, n: int) -> None:
+        """Room for n more packets: a caller that writes them into the slots after the tail
+        itself (the arrival generator, the NAPI poll's RPS step) then adds n to qlen."""
+        while self.qlen + n > self.mask + 1:
             self._grow()
-        i = (self.head + self.qlen) & self.mask
-        for _ in range(count):
-            j = (src.head + k) & src.mask
-            self.times[i] = src.times[j]
-            self.fids[i] = src.fids[j]
-            i = (i + 1) & self.mask
-            k = nxt[k]
-        self.qlen += count
 
     def drop_head(self, n: int) -> None:
         """Forget the n oldest packets (n <= qlen): they were handed on in place."""

@@ -41,7 +41,9 @@ cdef class ArrivalStream:
     cdef _block_times(self, object gaps, Py_ssize_t n, double gap)
     @cython.locals(t=cython.longlong, local=Py_ssize_t)
     cpdef long long take(self)
-    @cython.locals(taken=cython.longlong, flow=Flow, local=Py_ssize_t)
+    @cython.locals(taken=cython.longlong, flow=Flow, i=Py_ssize_t, j=Py_ssize_t,
+                   push=Py_ssize_t, x=Py_ssize_t, tail=Py_ssize_t, mask=Py_ssize_t,
+                   fid=cython.longlong)
     cpdef long long take_into(self, SkbQueue ring, long long now_ns, long long room)
     @cython.locals(i=Py_ssize_t)
     cdef inline _advance(self)
