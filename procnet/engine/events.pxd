@@ -22,15 +22,14 @@ cdef class EventQueue:
     cdef Py_ssize_t _nfree
     cdef list _obj
 
+    @cython.locals(s=cython.int, i=Py_ssize_t, parent=Py_ssize_t, pt=cython.longlong,
+                   key=cython.longlong, seq=cython.longlong)
     cpdef at(self, long long time_ns, int kind, object obj=*, long long token=*)
     cpdef after(self, long long delay_ns, int kind, object obj=*, long long token=*)
     cpdef long long head_ns(self)
     cpdef int pop(self) except? -1
     cdef _alloc(self, Py_ssize_t n)
     cdef _grow(self)
-    @cython.locals(s=cython.int, i=Py_ssize_t, parent=Py_ssize_t, pt=cython.longlong,
-                   key=cython.longlong)
-    cdef _push(self, long long time_ns, long long seq, int kind, object obj, long long token)
     @cython.locals(s=cython.int, n=Py_ssize_t, i=Py_ssize_t, child=Py_ssize_t, j=Py_ssize_t,
                    lt=cython.longlong, lk=cython.longlong, ct=cython.longlong,
                    ck=cython.longlong, jt=cython.longlong)
