@@ -26,7 +26,7 @@ cdef class EventQueue:
                    key=cython.longlong, seq=cython.longlong)
     cpdef at(self, long long time_ns, int kind, object obj=*, long long token=*)
     cpdef after(self, long long delay_ns, int kind, object obj=*, long long token=*)
-    cpdef long long head_ns(self)
+    cpdef long long head_ns(self) noexcept      # reads two fields: cannot fail
     cpdef int pop(self) except? -1
     cdef _alloc(self, Py_ssize_t n)
     cdef _grow(self)
