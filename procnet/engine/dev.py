@@ -567,7 +567,8 @@ class NetCore:
                 sd.backlog.state |= NAPI_STATE_SCHED
                 self.napi_schedule_rps(sd, mysd)
             # __skb_queue_tail() of each, in chain order, written into q's ring in place.
-            q.reserve(count)
+            if qlen + count > q.mask + 1:      # the call only when the ring must grow
+                q.reserve(count)
             mask, src_head, src_mask = q.mask, ring.head, ring.mask
             i = q.head + qlen
             for _ in range(count):

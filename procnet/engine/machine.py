@@ -487,10 +487,9 @@ class Machine(NetCore):
             else:
                 task.stime_ns += elapsed
 
-    def _account_vruntime(self, cpu: Cpu, task: Task | None, elapsed: int) -> None:
-        """update_curr(): only at chunk end or preemption, so reads never change scheduling."""
-        if task is None:
-            return
+    def _account_vruntime(self, cpu: Cpu, task: Task, elapsed: int) -> None:
+        """update_curr(): only at chunk end or preemption, so reads never change scheduling.
+        Callers skip chunks without a task (hardirq, softirq): most chunks, and a call each."""
         task.vruntime += elapsed
         rq = cpu.rq
         low = task.vruntime
@@ -515,11 +514,12 @@ class Machine(NetCore):
         cpu.chunk_kind = NO_CHUNK
         cpu.chunk_task = None
         self._account_time(cpu, kind, task, end)
-        self._account_vruntime(cpu, task, end - start)
-        if task is not None and (kind == USER or kind == SYSTEM):
-            task.remaining_ns = max(0, task.remaining_ns - (end - start))
-            if task.spinning:
-                task.spin_iters += (end - start) // max(1, self.c.spin_ns)
+        if task is not None:
+            self._account_vruntime(cpu, task, end - start)
+            if kind == USER or kind == SYSTEM:
+                task.remaining_ns = max(0, task.remaining_ns - (end - start))
+                if task.spinning:
+                    task.spin_iters += (end - start) // max(1, self.c.spin_ns)
         if done != DONE_NONE:
             self.curr_cpu = cpu.id
             if done == DONE_IRQ_EXIT:
@@ -539,8 +539,8 @@ class Machine(NetCore):
         cpu.chunk_task = None
         cpu.token += 1
         self._account_time(cpu, kind, task, now)
-        self._account_vruntime(cpu, task, elapsed)
         if task is not None:
+            self._account_vruntime(cpu, task, elapsed)
             task.remaining_ns = max(0, task.remaining_ns - elapsed)
             if task.spinning:
                 # a spinner re-checks its condition when it runs again

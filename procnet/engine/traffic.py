@@ -208,7 +208,8 @@ class ArrivalStream:
                 j += 1
             push = min(j - i, room - taken) if room > taken else 0
             if push:
-                ring.reserve(push)
+                if ring.qlen + push > ring.mask + 1:   # the call only when it must grow
+                    ring.reserve(push)
                 mask = ring.mask
                 tail = ring.head + ring.qlen
                 if self._fi is None:
