@@ -31,10 +31,10 @@ back 0; then time from just before writing 1 to the first read of backlog_thread
 (the handler switches before write() returns and reads back the real mode; stats.json is checked
 to agree after every switch). Then N more, observed through procnet/stats.json's "mode"
 instead. p50, p99 and max over N, in every round. The goal's figure is the median of the
-rounds' p99 (min-max beside it), as the read rates are medians of rounds: this host has bursts
-of millisecond stalls that no FUSE request causes (a busy loop alone sees a few a second), and
-one burst in one round should show as that round's figure, not as the verdict. The p99 over
-all rounds' writes together is reported too.
+rounds' p99 (min-max beside it), as the read rates are medians of rounds: the 2-core VMs this
+runs on have bursts of millisecond stalls that no FUSE request causes (a busy loop alone sees a
+few a second on the EPYC one), and one burst in one round should show as that round's figure,
+not as the verdict. The p99 over all rounds' writes together is reported too.
 
     python -m bench.mount_bench --seconds 1.5 --rounds 3 --switches 200
     python -m bench.mount_bench --case lxcfs --seconds 2

@@ -47,7 +47,8 @@ class EventQueue:
         if not cython.compiled:
             heappush(self._heap, (time_ns, self._seq, kind, obj, token))
             return
-        # The compiled heap (below), in line: a third of the events' pushes cost was the call.
+        # The compiled heap (below), written here: the call to a push function was a third
+        # of a push's cost.
         if not self._nfree:
             self._grow()
         seq = self._seq
