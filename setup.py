@@ -50,6 +50,10 @@ def engine_extensions():
     force = not os.path.exists(stamp) or open(stamp).read() != repr(sorted(directives.items()))
     exts = cythonize([os.path.join(ENGINE_DIR, f"{m}.py") for m in COMPILED_MODULES],
                      language_level=3, compiler_directives=directives, force=force, quiet=True)
+    # No fused multiply-add: the engine's floating point (arrival times) must round as the
+    # plain-Python run's does, also where CFLAGS pick a CPU that has FMA (-march=native).
+    for ext in exts:
+        ext.extra_compile_args = ext.extra_compile_args + ["-ffp-contract=off"]
     os.makedirs("build", exist_ok=True)
     with open(stamp, "w") as f:
         f.write(repr(sorted(directives.items())))

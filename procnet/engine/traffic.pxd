@@ -29,16 +29,18 @@ cdef class ArrivalStream:
     cdef double _phase, _tau
     cdef long long _k, _last
     cdef long long[::1] _t, _fi, _tbuf, _fbuf
+    cdef object _gbuf, _ubuf        # numpy arrays: the generators' out= takes no memoryview
     cdef Py_ssize_t _n, _i
     cdef public long long next_ns
     cdef long long[::1] _fids
     cdef public long long taken_fid, taken_local
 
-    @cython.locals(n=Py_ssize_t, gap=cython.double, poisson=bint, nflows=Py_ssize_t, i=Py_ssize_t)
+    @cython.locals(n=Py_ssize_t, gap=cython.double, poisson=bint, nflows=Py_ssize_t, i=Py_ssize_t,
+                   x=Py_ssize_t, u=cython.double[::1])
     cpdef _refill(self)
-    @cython.locals(poisson=bint, g=cython.double[::1], acc=cython.double, floor_ns=cython.longlong,
-                   run=cython.longlong, i=Py_ssize_t, tau=cython.longlong, v=cython.longlong)
-    cdef _block_times(self, object gaps, Py_ssize_t n, double gap)
+    @cython.locals(g=cython.double[::1], acc=cython.double, floor_ns=cython.longlong, run=cython.longlong, i=Py_ssize_t,
+                   tau=cython.longlong, v=cython.longlong)
+    cdef _block_times(self, bint poisson, Py_ssize_t n, double gap)
     @cython.locals(t=cython.longlong, local=Py_ssize_t)
     cpdef long long take(self)
     @cython.locals(taken=cython.longlong, flow=Flow, i=Py_ssize_t, j=Py_ssize_t,

@@ -99,6 +99,8 @@ class ArrivalStream:
         if cython.compiled:             # the compiled engine reuses these for every block
             self._tbuf = np.empty(self._block, dtype=np.int64)
             self._fbuf = np.empty(self._block, dtype=np.int64)
+            self._gbuf = np.empty(self._block, dtype=np.float64)
+            self._ubuf = np.empty(self._block, dtype=np.float64)
         self._n = 0
         self._i = 0
         self.next_ns = NO_ARRIVAL
@@ -113,23 +115,28 @@ class ArrivalStream:
         gap = NSEC_PER_SEC / self.rate_pps
         poisson = self.pattern == "poisson"
         nflows = len(self.flows)
-        gaps = self.rng_gaps.exponential(gap, n) if poisson else None
-        idx = None
-        if poisson and nflows > 1:       # floor(u * nflows), u uniform in [0, 1)
-            idx = np.minimum((self.rng_flows.random(n) * nflows).astype(np.int64), nflows - 1)
         if cython.compiled:
-            self._block_times(gaps, n, gap)
+            # The same draws as the numpy branch below, into buffers kept for every block, and
+            # finished in C loops instead of a numpy pass (and an array) per operation.
+            if poisson:
+                self.rng_gaps.standard_exponential(n, out=self._gbuf)
+            self._block_times(poisson, n, gap)
             self._t = self._tbuf
             if nflows == 1:
                 self._fi = None
             elif poisson:
-                self._fi = idx
+                u = self.rng_flows.random(n, out=self._ubuf)
+                for i in range(n):
+                    x = int(u[i] * nflows)
+                    self._fbuf[i] = x if x < nflows else nflows - 1
+                self._fi = self._fbuf
             else:
                 for i in range(n):
                     self._fbuf[i] = (self._k + i + 1) % nflows
                 self._fi = self._fbuf
         else:
             if poisson:
+                gaps = self.rng_gaps.exponential(gap, n)
                 gaps[0] += self._tau
                 tau = np.cumsum(gaps)
                 self._tau = float(tau[-1])
@@ -146,8 +153,9 @@ class ArrivalStream:
             self._t = t.tolist()
             if nflows == 1:
                 self._fi = None
-            elif poisson:
-                self._fi = idx.tolist()
+            elif poisson:               # floor(u * nflows), u uniform in [0, 1)
+                u = self.rng_flows.random(n)
+                self._fi = np.minimum((u * nflows).astype(np.int64), nflows - 1).tolist()
             else:
                 self._fi = ((np.arange(self._k, self._k + n) + 1) % nflows).tolist()
         self._k += n
@@ -155,19 +163,18 @@ class ArrivalStream:
         self._i = 0
         self.next_ns = self._t[0]
 
-    def _block_times(self, gaps, n: int, gap: float) -> None:
+    def _block_times(self, poisson: bool, n: int, gap: float) -> None:
         """The arrival times of _refill's numpy branch, one at a time into _tbuf (what the
         compiled engine runs): the same operations in the same order, floating point included,
-        so both give the same times."""
-        poisson = gaps is not None
-        if poisson:
-            g = gaps
+        so both give the same times. A Poisson gap is gap * a standard exponential draw
+        (_gbuf), which is what numpy's exponential(gap) computes, bit for bit."""
+        g = self._gbuf
         acc = self._tau
         floor_ns = self._last + 1        # never before the previous block's last arrival + 1
         run = floor_ns
         for i in range(n):
             if poisson:
-                acc = acc + g[i]
+                acc = acc + gap * g[i]
             else:
                 acc = (self._k + i + self._phase) * gap
             tau = int(acc)               # floor: tau >= 0
