@@ -71,6 +71,7 @@ cdef class NetCore:
     # NIC interrupts
     @cython.locals(when=cython.longlong, nxt=cython.longlong)
     cdef _arm_irq(self, RxQueue rxq)
+    @cython.locals(irq_cpu=cython.int)
     cdef _irq_fire(self, RxQueue rxq, long long token)
     @cython.locals(napi=Napi, ring=SkbQueue, cost=cython.longlong, t=cython.longlong)
     cpdef rxq_interrupt(self, RxQueue rxq, Cpu cpu)

@@ -268,7 +268,8 @@ class NetCore:
             self._arm_irq(rxq)
             return
         rxq.irq_armed = False
-        self.raise_irq(self.cpus[rxq.irq_cpu], rxq)
+        irq_cpu = rxq.irq_cpu       # a C int: a Python one made cpus[] a generic lookup
+        self.raise_irq(self.cpus[irq_cpu], rxq)
 
     def rxq_interrupt(self, rxq, cpu) -> None:
         """The driver's hardirq handler: napi_schedule() (NAPI) or netif_rx() per packet."""
@@ -391,7 +392,7 @@ class NetCore:
                 if not self.wake_up_process(thread) and thread.spinning:
                     self._poke_spinner(thread)
                 return
-        if napi.on_poll_list is not None:
+        if napi.on_poll_list >= 0:
             return        # list_add_tail on a queued NAPI is a bug in the kernel; never here
         sd.poll_list.add_tail(napi)
         napi.on_poll_list = sd.cpu
@@ -427,14 +428,14 @@ class NetCore:
         sd.ipi_inflight = 0
         if handled:
             sd.received_rps += handled
-            if sd.backlog.on_poll_list is None:
+            if sd.backlog.on_poll_list < 0:
                 sd.poll_list.add_tail(sd.backlog)
                 sd.backlog.on_poll_list = n
 
     def rps_trigger_softirq(self, sd: SoftnetData, cpu) -> None:
         """rps_trigger_softirq(): the RPS IPI handler on the target CPU."""
         sd.ipi_inflight = max(0, sd.ipi_inflight - 1)
-        if sd.backlog.on_poll_list is None:
+        if sd.backlog.on_poll_list < 0:
             self.____napi_schedule(sd, sd.backlog)
         sd.received_rps += 1
 
@@ -709,7 +710,7 @@ class NetCore:
             self._net_rx_action_exit(cpu, sd)
             return
         napi = cpu.net_rx_list.pop_first()
-        napi.on_poll_list = None
+        napi.on_poll_list = -1
         self._cost_acc = 0
         fixed = self.c.napi_poll_ns
         work, cost, repoll = self.__napi_poll(napi, cpu, self.eq.now_ns + fixed)
@@ -966,7 +967,7 @@ class NetCore:
             rxq.irq_token += 1
             rxq.irq_armed = False
             napi = rxq.napi
-            if napi.on_poll_list is not None:
+            if napi.on_poll_list >= 0:
                 lst = self.softnet[napi.on_poll_list].poll_list
                 if napi in lst:
                     lst.remove(napi)
@@ -975,7 +976,7 @@ class NetCore:
                         for lst in (c.net_rx_list, c.net_rx_repoll):
                             if napi in lst:
                                 lst.remove(napi)
-                napi.on_poll_list = None
+                napi.on_poll_list = -1
             napi.state &= NAPI_STATE_THREADED
             for pkt in rxq.ring:
                 pkt[1].dropped += 1
@@ -1046,7 +1047,7 @@ class NetCore:
         sd = self.softnet[cpu.id]
         self.curr_cpu = cpu.id
         for napi in list(oldsd.poll_list):
-            napi.on_poll_list = None
+            napi.on_poll_list = -1
             if napi.is_backlog:
                 napi.state &= NAPI_STATE_THREADED
             else:
@@ -1117,7 +1118,7 @@ class NetCore:
             napi = sd.backlog
             stalled = False
             if napi.state & NAPI_STATE_SCHED and (sd.input_pkt_queue or sd.process_queue):
-                pollable = napi.on_poll_list is not None or any(
+                pollable = napi.on_poll_list >= 0 or any(
                     c.in_net_rx and (napi in c.net_rx_list or napi in c.net_rx_repoll)
                     for c in self.cpus)
                 t = napi.thread

@@ -16,7 +16,7 @@ cdef class Napi:
     cdef public object thread
     cdef public SoftnetData sd
     cdef public object rxq
-    cdef public object on_poll_list
+    cdef public int on_poll_list
 
 
 @cython.final

@@ -46,7 +46,7 @@ class Napi:
         self.thread = None            # Task polling it when THREADED
         self.sd = sd                  # set for a backlog NAPI (container_of)
         self.rxq = rxq                # set for a device NAPI
-        self.on_poll_list: int | None = None   # CPU whose poll_list holds it (list_owner)
+        self.on_poll_list = -1        # CPU whose poll_list holds it, or -1 (list_owner)
 
     @property
     def is_backlog(self) -> bool:
