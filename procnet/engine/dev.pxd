@@ -113,9 +113,9 @@ cdef class NetCore:
                                                 long long t0) except *
     @cython.locals(sd=SoftnetData, q=SkbQueue, qlen=Py_ssize_t, max_backlog=cython.longlong,
                    last=cython.longlong, mysd=SoftnetData, i=Py_ssize_t, j=Py_ssize_t,
-                   mask=Py_ssize_t, src_head=Py_ssize_t, src_mask=Py_ssize_t)
-    cdef enqueue_batch(self, SkbQueue ring, Py_ssize_t k, Py_ssize_t count, int target,
-                       int this_cpu, NetDevice dev)
+                   mask=Py_ssize_t, src_head=Py_ssize_t, src_mask=Py_ssize_t, o=Py_ssize_t,
+                   target=cython.int, k=Py_ssize_t, count=Py_ssize_t)
+    cdef enqueue_batch(self, SkbQueue ring, Py_ssize_t norder, int this_cpu, NetDevice dev)
     @cython.locals(rxq=RxQueue, ring=SkbQueue, c=Costs, work=cython.longlong,
                    step=cython.longlong, cost=cython.longlong, n=cython.longlong, cpus=list,
                    norder=Py_ssize_t,

@@ -549,43 +549,49 @@ class NetCore:
         sd.input_queue_head += work
         return work, cost
 
-    def enqueue_batch(self, ring: SkbQueue, k: int, count: int, target: int, this_cpu: int,
-                      dev: NetDevice) -> None:
-        """enqueue_to_backlog() for `count` packets of the rx ring (one device, one target CPU),
-        in order: its k-th oldest, then the _rps_next[k]-th, and so on. When every packet is
-        accepted without reaching the flow-limit test, this is one append; otherwise it is the
-        per-packet path, so drops and flow-limit stay exact."""
+    def enqueue_batch(self, ring: SkbQueue, norder: int, this_cpu: int, dev: NetDevice) -> None:
+        """enqueue_to_backlog() for the RPS step's chains of the rx ring (napi_poll_device): for
+        each target CPU in _rps_order[:norder], its _rps_count packets in order, the
+        _rps_first-th oldest, then the _rps_next of each. A chain whose packets are all
+        accepted without reaching the flow-limit test is one append; otherwise it goes packet
+        by packet, so drops and flow-limit stay exact. One call per poll, not per target: a
+        poll carries a handful of packets to about as many targets."""
         # Unchecked casts: softnet holds SoftnetData.
-        sd = cython.cast(SoftnetData, self.softnet[target])
-        q = sd.input_pkt_queue
-        qlen = q.qlen
         max_backlog = self.sysctl.netdev_max_backlog
-        last = qlen + count - 1
         mysd = cython.cast(SoftnetData, self.softnet[this_cpu])
-        if dev.running and (max_backlog < 0 or (
-                last <= max_backlog and (mysd.flow_limit is None or last < max_backlog >> 1))):
-            if qlen == 0 and not sd.backlog.state & NAPI_STATE_SCHED:
-                sd.backlog.state |= NAPI_STATE_SCHED
-                self.napi_schedule_rps(sd, mysd)
-            # __skb_queue_tail() of each, in chain order, written into q's ring in place.
-            if qlen + count > q.mask + 1:      # the call only when the ring must grow
-                q.reserve(count)
-            mask, src_head, src_mask = q.mask, ring.head, ring.mask
-            i = q.head + qlen
+        for o in range(norder):
+            target = self._rps_order[o]
+            k = self._rps_first[target]
+            count = self._rps_count[target]
+            self._rps_count[target] = 0
+            sd = cython.cast(SoftnetData, self.softnet[target])
+            q = sd.input_pkt_queue
+            qlen = q.qlen
+            last = qlen + count - 1
+            if dev.running and (max_backlog < 0 or (
+                    last <= max_backlog and (mysd.flow_limit is None or last < max_backlog >> 1))):
+                if qlen == 0 and not sd.backlog.state & NAPI_STATE_SCHED:
+                    sd.backlog.state |= NAPI_STATE_SCHED
+                    self.napi_schedule_rps(sd, mysd)
+                # __skb_queue_tail() of each, in chain order, written into q's ring in place.
+                if qlen + count > q.mask + 1:      # the call only when the ring must grow
+                    q.reserve(count)
+                mask, src_head, src_mask = q.mask, ring.head, ring.mask
+                i = q.head + qlen
+                for _ in range(count):
+                    j = (src_head + k) & src_mask
+                    q.times[i & mask] = ring.times[j]
+                    q.fids[i & mask] = ring.fids[j]
+                    i += 1
+                    k = self._rps_next[k]
+                q.qlen += count
+                sd.input_queue_tail += count
+                continue
             for _ in range(count):
-                j = (src_head + k) & src_mask
-                q.times[i & mask] = ring.times[j]
-                q.fids[i & mask] = ring.fids[j]
-                i += 1
+                i = (ring.head + k) & ring.mask
+                self.enqueue_to_backlog(ring.times[i], self.flows_by_id[ring.fids[i]], target,
+                                        this_cpu)
                 k = self._rps_next[k]
-            q.qlen += count
-            sd.input_queue_tail += count
-            return
-        for _ in range(count):
-            i = (ring.head + k) & ring.mask
-            self.enqueue_to_backlog(ring.times[i], self.flows_by_id[ring.fids[i]], target,
-                                    this_cpu)
-            k = self._rps_next[k]
 
     def napi_poll_device(self, napi, quota: int, cpu, t0: int) -> tuple[int, int]:
         """A NAPI driver's poll: up to `quota` packets from the ring via netif_receive_skb():
@@ -642,11 +648,8 @@ class NetCore:
                     else:
                         self._rps_next[inline_tail] = k
                     inline_tail = k
-            for i in range(norder):
-                tcpu = self._rps_order[i]
-                self.enqueue_batch(ring, self._rps_first[tcpu], self._rps_count[tcpu], tcpu,
-                                   cpu.id, rxq.dev)
-                self._rps_count[tcpu] = 0
+            if norder:
+                self.enqueue_batch(ring, norder, cpu.id, rxq.dev)
             if inline_first >= 0:
                 self._rps_next[inline_tail] = -1
                 k = inline_first
