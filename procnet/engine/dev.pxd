@@ -103,7 +103,7 @@ cdef class NetCore:
     @cython.locals(dev=NetDevice, stats=Stats, sd=SoftnetData, c=Cpu)
     cpdef deliver(self, long long t_ns, Flow flow, int run_cpu, long long t_done)
     @cython.locals(latency=LatencyHistogram, t=cython.longlong, fast=cython.longlong,
-                   t_ns=cython.longlong, flow=Flow, dev=NetDevice, i=Py_ssize_t, sd=SoftnetData,
+                   t_ns=cython.longlong, flow=Flow, i=Py_ssize_t, sd=SoftnetData,
                    c=Cpu, flows=list, k=Py_ssize_t, head=Py_ssize_t, mask=Py_ssize_t)
     cdef deliver_batch(self, SkbQueue q, Py_ssize_t n, int run_cpu, long long t_first,
                        long long step)
@@ -121,7 +121,7 @@ cdef class NetCore:
                    norder=Py_ssize_t,
                    inline_first=Py_ssize_t, inline_tail=Py_ssize_t, head=Py_ssize_t,
                    mask=Py_ssize_t, k=Py_ssize_t, fid=cython.longlong, h=cython.longlong,
-                   tcpu=cython.int, i=Py_ssize_t, target=Cpu, driver_rx_ns=cython.longlong,
+                   tcpu=cython.int, i=Py_ssize_t, driver_rx_ns=cython.longlong,
                    enqueue_ns=cython.longlong, protocol_ns=cython.longlong)
     cdef (long long, long long) napi_poll_device(self, Napi napi, long long quota, Cpu cpu,
                                                  long long t0) except *

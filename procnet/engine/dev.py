@@ -499,8 +499,7 @@ class NetCore:
             t_ns = q.times[i]
             # Unchecked casts: flows_by_id holds only Flows, a Flow's dev is a NetDevice.
             flow = cython.cast(Flow, flows[q.fids[i]])
-            dev = cython.cast(NetDevice, flow.dev)
-            if flow.sink is None and dev.running:
+            if flow.sink is None and cython.cast(NetDevice, flow.dev).running:
                 flow.delivered += 1
                 if cython.compiled:
                     latency._count(t - t_ns)    # record(), without its call and return
@@ -626,10 +625,8 @@ class NetCore:
                 h = self._flow_hash[fid]
                 cost += driver_rx_ns
                 tcpu = rxq.rps_map[(h * n) >> 32] if h else -1
-                if tcpu >= 0:
-                    target = cython.cast(Cpu, cpus[tcpu])     # unchecked: cpus holds Cpus
-                    if not target.online:
-                        tcpu = -1
+                if tcpu >= 0 and not cython.cast(Cpu, cpus[tcpu]).online:  # cpus holds Cpus
+                    tcpu = -1
                 if tcpu >= 0:
                     cost += enqueue_ns
                     if self._rps_count[tcpu]:
