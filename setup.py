@@ -12,6 +12,10 @@ and falls back to the plain Python files otherwise (or with PROCNET_ENGINE=pytho
 Without a C compiler or Cython, or with PROCNET_ENGINE=python at build time, nothing is
 compiled and the engine runs as plain Python (about 20x slower, docs/performance.md).
 
+It records the kind of build in `procnet/engine/_build_kind` from CFLAGS: scripts/build_engine.sh
+(what bootstrap runs) builds profile-guided with GCC, an instrumented build first, then this
+one again with the profile (docs/architecture.md §6).
+
 It also compiles procnet/fs/_hotops.pyx, the mount's C entries for open, read and release
 (docs/fuse.md "The hot path"); without it the mount answers them through mfusepy.
 """
@@ -22,7 +26,8 @@ import sys
 from setuptools import setup
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "procnet", "engine"))
-from _buildinfo import COMPILED_MODULES, HASH_FILE, defs_pxd, source_hash  # noqa: E402
+from _buildinfo import (BUILD_KIND_FILE, COMPILED_MODULES, HASH_FILE, build_kind_for,  # noqa: E402
+                        defs_pxd, source_hash)
 
 ENGINE_DIR = os.path.join("procnet", "engine")
 FS_DIR = os.path.join("procnet", "fs")
@@ -59,6 +64,8 @@ def engine_extensions():
         f.write(repr(sorted(directives.items())))
     with open(os.path.join(ENGINE_DIR, HASH_FILE), "w") as f:
         f.write(source_hash(ENGINE_DIR) + "\n")
+    with open(os.path.join(ENGINE_DIR, BUILD_KIND_FILE), "w") as f:
+        f.write(build_kind_for(os.environ.get("CFLAGS", "")) + "\n")
     return exts
 
 

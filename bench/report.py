@@ -401,7 +401,9 @@ def markdown(res: dict, img_prefix: str = "") -> str:
     head = [f"Run: `{meta['command']}` on {meta['date']}, {meta['host']}, Python "
             f"{meta['python']}, commit {meta['commit']}{' (engine tree dirty)' if meta['engine_dirty'] else ''}"
             f", engine fingerprint {meta['engine_fingerprint']}"
-            f" ({meta.get('engine', 'python')}); took {meta['total_s']:.0f} s; "
+            f" ({meta.get('engine', 'python')}"
+            f"{', ' + meta['engine_build'] if meta.get('engine_build', '-') != '-' else ''});"
+            f" took {meta['total_s']:.0f} s; "
             f"host load average (1 min) {meta['loadavg_start'][0]:.1f} at the start, "
             f"{meta['loadavg_end'][0]:.1f} at the end."]
     if meta.get("engine_changed"):

@@ -38,6 +38,7 @@ if __package__ in (None, ""):                 # `python bench/run.py`
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from procnet.engine import ENGINE, ENGINE_REASON, NSEC_PER_MSEC  # noqa: E402
+from procnet.engine._buildinfo import build_kind  # noqa: E402
 
 from bench import baseline, engine_bench, memory, mount_bench, profile, report, scaling  # noqa: E402
 from bench.machines import MACHINES, MODES  # noqa: E402
@@ -234,12 +235,15 @@ def main(argv: list[str] | None = None) -> int:
             "commit": _git("rev-parse", "--short", "HEAD") or "?",
             "engine_dirty": bool(_git("status", "--porcelain", "--", "procnet/engine")),
             "engine_fingerprint": fp0, "engine": ENGINE, "engine_reason": ENGINE_REASON,
+            "engine_build": build_kind(str(ROOT / "procnet" / "engine")) if ENGINE == "compiled"
+            else "-",
             "quick": a.quick, "config": cfg,
             "loadavg_start": os.getloadavg()}
     res: dict = {"meta": meta}
     t_all = time.perf_counter()
     say(f"procnet bench ({'quick' if a.quick else 'full'}): {meta['host']}, commit "
-        f"{meta['commit']}, engine {fp0}{' (dirty)' if meta['engine_dirty'] else ''}, {ENGINE}")
+        f"{meta['commit']}, engine {fp0}{' (dirty)' if meta['engine_dirty'] else ''}, {ENGINE}"
+        f"{', ' + meta['engine_build'] if ENGINE == 'compiled' else ''}")
     if ENGINE != "compiled":
         say(f"WARNING: the engine runs uncompiled ({ENGINE_REASON}): figures are ~20x lower")
     for sec in sections:

@@ -66,7 +66,10 @@ fi
 want="$(cat "$REPO/setup.cfg" "$REPO/pyproject.toml" "$REPO/setup.py" | sha256sum | cut -d' ' -f1)"
 if [[ "$(cat "$STAMP" 2>/dev/null)" != "$want" ]]; then
     echo "bootstrap: pip install -e .[test,plots]"
-    quietly "$VENV/bin/python" -m pip install -q --disable-pip-version-check -e "$REPO[test,plots]" \
+    # PROCNET_ENGINE=python: pip installs the package without compiling it; the engine is
+    # compiled below, profile-guided (scripts/build_engine.sh).
+    PROCNET_ENGINE=python quietly "$VENV/bin/python" -m pip install -q \
+        --disable-pip-version-check -e "$REPO[test,plots]" \
         || die "pip install -e .[test,plots] failed"
     echo "$want" > "$STAMP"
 fi
@@ -79,9 +82,10 @@ engine_compiled() {
 sys.exit(e.ENGINE != "compiled" or not g.hot_ops_in_use()[0])' 2>/dev/null)
 }
 if [[ "${PROCNET_ENGINE:-}" != python ]] && ! engine_compiled; then
-    echo "bootstrap: compiling the engine (Cython, about a minute)"
-    (cd "$REPO" && quietly "$VENV/bin/python" setup.py -q build_ext --inplace --parallel 2) \
+    echo "bootstrap: compiling the engine (Cython, profile-guided: about three minutes)"
+    quietly bash "$REPO/scripts/build_engine.sh" \
         || die "compiling the engine failed (PROCNET_ENGINE=python runs it uncompiled)"
     engine_compiled || die "the build ran but is not in use: $(cd "$REPO" && "$VENV/bin/python" -c \
         'import procnet.engine as e, procnet.fs.glue as g; print(e.ENGINE_REASON, g.hot_ops_in_use())')"
+    echo "bootstrap: engine compiled ($(cat "$REPO/procnet/engine/_build_kind"))"
 fi

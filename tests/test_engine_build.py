@@ -2,6 +2,8 @@
 
   * In CI the compiled modules must be in use: a build that silently fell back to plain Python
     would pass every other test and miss every speed figure.
+  * In CI the build is profile-guided (scripts/build_engine.sh), as bootstrap builds it: a
+    build that silently fell back to the plain one would be about 6% slower.
   * Every scenario of engine_scenarios.py gives the same observation compiled and plain
     (the plain side runs in a subprocess with PROCNET_ENGINE=python), and the same as when it
     was recorded in tests/data/engine_golden.json.
@@ -25,6 +27,24 @@ def test_compiled_engine_in_use_in_ci():
     assert engine.ENGINE == "compiled", engine.ENGINE_REASON
     import procnet.engine.machine as machine
     assert machine.__file__.endswith(".so"), machine.__file__
+
+
+def test_profile_guided_build_in_ci():
+    if os.environ.get("CI") != "true" or os.environ.get("PROCNET_ENGINE") == "python":
+        pytest.skip("only required in CI (CI=true)")
+    from procnet.engine._buildinfo import build_kind
+    assert build_kind(os.path.dirname(engine.__file__)) == "profile-guided"
+
+
+def test_build_kind_is_read_from_the_cflags_and_recorded(tmp_path):
+    from procnet.engine._buildinfo import BUILD_KIND_FILE, build_kind, build_kind_for
+    assert build_kind_for("-fprofile-use -fprofile-partial-training -Wno-missing-profile") \
+        == "profile-guided"
+    assert build_kind_for("-fprofile-generate -fprofile-update=single") == "instrumented"
+    assert build_kind_for("") == "plain"
+    assert build_kind(str(tmp_path)) == "unknown"
+    (tmp_path / BUILD_KIND_FILE).write_text("profile-guided\n")
+    assert build_kind(str(tmp_path)) == "profile-guided"
 
 
 def test_plain_python_is_chosen_when_asked():

@@ -14,6 +14,26 @@ import re
 COMPILED_MODULES = ("events", "listhead", "skbuff", "stats", "sched", "softnet", "traffic",
                     "netdevice", "cpu", "dev", "machine")
 HASH_FILE = "_build_hash"
+BUILD_KIND_FILE = "_build_kind"     # how the C was compiled: see build_kind_for()
+
+
+def build_kind_for(cflags: str) -> str:
+    """What setup.py records of a build from the CFLAGS it ran with (scripts/build_engine.sh
+    sets them): "profile-guided", "instrumented" (the training build) or "plain"."""
+    if "-fprofile-use" in cflags:
+        return "profile-guided"
+    if "-fprofile-generate" in cflags:
+        return "instrumented"
+    return "plain"
+
+
+def build_kind(engine_dir: str) -> str:
+    """The kind the last build recorded, or "unknown" (a build from before it was recorded)."""
+    try:
+        with open(os.path.join(engine_dir, BUILD_KIND_FILE)) as f:
+            return f.read().strip() or "unknown"
+    except OSError:
+        return "unknown"
 
 
 def source_hash(engine_dir: str) -> str:
