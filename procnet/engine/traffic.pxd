@@ -38,8 +38,8 @@ cdef class ArrivalStream:
     @cython.locals(n=Py_ssize_t, gap=cython.double, poisson=bint, nflows=Py_ssize_t, i=Py_ssize_t,
                    x=Py_ssize_t, u=cython.double[::1])
     cpdef _refill(self)
-    @cython.locals(g=cython.double[::1], acc=cython.double, floor_ns=cython.longlong, run=cython.longlong, i=Py_ssize_t,
-                   tau=cython.longlong, v=cython.longlong)
+    @cython.locals(g=cython.double[::1], acc=cython.double, floor_ns=cython.longlong,
+                   run=cython.longlong, i=Py_ssize_t, tau=cython.longlong, v=cython.longlong)
     cdef _block_times(self, bint poisson, Py_ssize_t n, double gap)
     @cython.locals(t=cython.longlong, local=Py_ssize_t)
     cpdef long long take(self)
