@@ -1,7 +1,8 @@
-"""Profile before optimising: where R16 stock spends its instructions, by function.
+"""Profile before optimising: where R16 stock (or another reference machine and mode) spends
+its instructions, by function.
 
 With valgrind (Debian's `valgrind`), callgrind counts the instructions of a child that builds
-R16 stock, warms it up and simulates VIRTUAL_MS of virtual time, and of the same child with no
+the machine (R16 stock unless --machine/--mode say otherwise), warms it up and simulates VIRTUAL_MS of virtual time, and of the same child with no
 simulated time; the difference, per function (self cost, `callgrind_annotate
 --inclusive=no`), divided by the packets simulated, is the table: instructions per simulated
 packet. Counts are exact and repeat run for run whatever else the machine does, which sampled
@@ -12,6 +13,7 @@ Without valgrind it falls back to cProfile, which sees only Python-level frames:
 uncompiled engine (PROCNET_ENGINE=python), and it says so.
 
     python -m bench.profile --virtual-ms 20 --top 25
+    python -m bench.profile --machine R64 --mode thread_backlog_napi --virtual-ms 10
 """
 from __future__ import annotations
 
@@ -26,13 +28,15 @@ import tempfile
 from collections import Counter
 from pathlib import Path
 
+from bench.machines import MACHINES, MODES
+
 ROOT = Path(__file__).resolve().parents[1]
 
 _CHILD = (
     "import sys\n"
     "from bench.machines import build\n"
     "from procnet.engine import NSEC_PER_MSEC, ENGINE\n"
-    "m = build('R16', 'stock'); m.run_for(2 * NSEC_PER_MSEC)\n"
+    "m = build(sys.argv[2], sys.argv[3]); m.run_for(2 * NSEC_PER_MSEC)\n"
     "off = m.stats.offered\n"
     "m.run_for(int(float(sys.argv[1]) * NSEC_PER_MSEC))\n"
     "print(ENGINE, m.stats.offered - off)\n")
@@ -64,9 +68,10 @@ def pretty(symbol: str) -> str:
     return f"{'.'.join([*names, rest] if rest else names)} ({module})"
 
 
-def _callgrind(valgrind: str, virtual_ms: float, out: Path) -> tuple[str, int]:
+def _callgrind(valgrind: str, virtual_ms: float, out: Path, machine: str = "R16",
+               mode: str = "stock") -> tuple[str, int]:
     r = subprocess.run([valgrind, "--tool=callgrind", f"--callgrind-out-file={out}",
-                        sys.executable, "-c", _CHILD, f"{virtual_ms:g}"], cwd=ROOT,
+                        sys.executable, "-c", _CHILD, f"{virtual_ms:g}", machine, mode], cwd=ROOT,
                        env=_env(), capture_output=True, text=True, timeout=1800)
     if r.returncode != 0:
         raise RuntimeError(f"callgrind failed ({r.returncode}): {r.stderr[-1500:]}")
@@ -94,13 +99,14 @@ def _self_costs(annotate: str, path: Path) -> Counter:
     return costs
 
 
-def profile_callgrind(valgrind: str, virtual_ms: float, top: int) -> dict:
+def profile_callgrind(valgrind: str, virtual_ms: float, top: int, machine: str = "R16",
+                      mode: str = "stock") -> dict:
     annotate = shutil.which("callgrind_annotate")
     if not annotate:
         raise RuntimeError("callgrind_annotate not found (it comes with valgrind)")
     with tempfile.TemporaryDirectory() as d:
-        engine, _ = _callgrind(valgrind, 0, Path(d) / "base.out")
-        engine, packets = _callgrind(valgrind, virtual_ms, Path(d) / "run.out")
+        engine, _ = _callgrind(valgrind, 0, Path(d) / "base.out", machine, mode)
+        engine, packets = _callgrind(valgrind, virtual_ms, Path(d) / "run.out", machine, mode)
         base = _self_costs(annotate, Path(d) / "base.out")
         run = _self_costs(annotate, Path(d) / "run.out")
     diff = Counter({k: v - base.get(k, 0) for k, v in run.items() if v - base.get(k, 0) > 0})
@@ -112,12 +118,13 @@ def profile_callgrind(valgrind: str, virtual_ms: float, top: int) -> dict:
             "instr_per_packet": total / packets, "rows": rows}
 
 
-def profile_cprofile(virtual_ms: float, top: int) -> dict:
+def profile_cprofile(virtual_ms: float, top: int, machine: str = "R16",
+                     mode: str = "stock") -> dict:
     code = (
         "import cProfile, pstats, json, sys\n"
         "from bench.machines import build\n"
         "from procnet.engine import NSEC_PER_MSEC\n"
-        "m = build('R16', 'stock'); m.run_for(NSEC_PER_MSEC)\n"
+        f"m = build({machine!r}, {mode!r}); m.run_for(NSEC_PER_MSEC)\n"
         "pr = cProfile.Profile(); pr.enable()\n"
         f"m.run_for(int({virtual_ms!r} * NSEC_PER_MSEC))\n"
         "pr.disable(); st = pstats.Stats(pr)\n"
@@ -137,16 +144,18 @@ def profile_cprofile(virtual_ms: float, top: int) -> dict:
                     "little about the compiled engine)", "rows": d["rows"]}
 
 
-def command(virtual_ms: float, top: int) -> str:
-    return f"python -m bench.profile --virtual-ms {virtual_ms:g} --top {top}"
+def command(virtual_ms: float, top: int, machine: str = "R16", mode: str = "stock") -> str:
+    which = "" if (machine, mode) == ("R16", "stock") else f" --machine {machine} --mode {mode}"
+    return f"python -m bench.profile{which} --virtual-ms {virtual_ms:g} --top {top}"
 
 
-def run(virtual_ms: float = 20.0, top: int = 25) -> dict:
+def run(virtual_ms: float = 20.0, top: int = 25, machine: str = "R16",
+        mode: str = "stock") -> dict:
     valgrind = shutil.which("valgrind")
-    res = (profile_callgrind(valgrind, virtual_ms, top) if valgrind
-           else profile_cprofile(virtual_ms, top))
-    res["command"] = command(virtual_ms, top)
-    res["target"] = f"R16 stock, {virtual_ms:g} ms virtual"
+    res = (profile_callgrind(valgrind, virtual_ms, top, machine, mode) if valgrind
+           else profile_cprofile(virtual_ms, top, machine, mode))
+    res["command"] = command(virtual_ms, top, machine, mode)
+    res["target"] = f"{machine} {mode}, {virtual_ms:g} ms virtual"
     return res
 
 
@@ -169,8 +178,12 @@ def main(argv: list[str] | None = None) -> int:
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--virtual-ms", type=float, default=20.0)
     ap.add_argument("--top", type=int, default=25)
+    ap.add_argument("--machine", choices=MACHINES, default="R16")
+    ap.add_argument("--mode", choices=MODES, default="stock")
     a = ap.parse_args(argv)
-    res = run(a.virtual_ms, a.top)
+    if a.machine == "LO":
+        ap.error("LO has no packets to count per; profile R4, R16 or R64")
+    res = run(a.virtual_ms, a.top, a.machine, a.mode)
     print(f"{res['target']}, {res['tool']}")
     print(format_rows(res))
     return 0

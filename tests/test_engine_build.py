@@ -118,7 +118,7 @@ def test_costs_are_bounded():
 
 
 def test_event_queue_orders_many_events_by_time_then_seq():
-    """More events than the compiled heap's first allocation: it grows and keeps the order."""
+    """More events than the compiled queue's first allocation: it grows and keeps the order."""
     import random
     from procnet.engine.events import EventQueue
     eq = EventQueue()
@@ -137,7 +137,7 @@ def test_event_queue_orders_many_events_by_time_then_seq():
 
 
 def test_event_queue_interleaved_pushes_and_pops_match_heapq():
-    """Pops between pushes, as in a run (the heap shrinks and grows again, ties in time):
+    """Pops between pushes, as in a run (the queue shrinks and grows again, ties in time):
     the order is heapq's on (time, seq)."""
     import heapq
     import random
@@ -158,6 +158,25 @@ def test_event_queue_interleaved_pushes_and_pops_match_heapq():
             heapq.heappush(ref, (t, seq))
         assert len(eq) == len(ref)
 
+
+
+def test_event_queue_inserts_at_either_end_and_among_ties():
+    """The compiled queue's insert lands first, last or among equal times (a memmove of all,
+    none or some of the pending events): each series pops in (time, seq) order."""
+    from procnet.engine.events import EventQueue
+    series = {"later each": list(range(200)), "earlier each": list(range(200, 0, -1)),
+              "one time": [7] * 200, "ties among others": [i % 3 * 10 for i in range(200)]}
+    for name, times in series.items():
+        eq = EventQueue()
+        eq.at(1000, 0, None, -1)                       # a far event, pending throughout
+        for seq, t in enumerate(times):
+            eq.at(t, 1, None, seq)
+        got = []
+        while len(eq):
+            eq.pop()
+            got.append((eq.now_ns, eq.popped_token))
+        want = sorted((t, seq) for seq, t in enumerate(times)) + [(1000, -1)]
+        assert got == want, name
 
 
 def test_list_head_is_a_fifo_like_deque():
