@@ -90,7 +90,7 @@ def test_yield_points_come_every_32_events():
     m = Machine()
     eq = m.eq
     for t in range(1000):
-        eq.at(t, EV_DISPATCH, m.cpus[0])      # an idle CPU looks for work and finds none
+        eq.at(t, EV_DISPATCH, m.cpus[0], 0)   # an idle CPU looks for work and finds none
     asked = []
     assert not m.run_until(10_000, should_yield=lambda: asked.append(eq.events_run) or True)
     assert eq.events_run == YIELD_MASK == 31 and len(asked) == 1

@@ -450,7 +450,7 @@ class NetCore:
                 cost += self.c.ipi_send_ns
                 self.stats.ipis_sent += 1
                 remsd.ipi_inflight += 1
-                self.eq.after(self.c.ipi_latency_ns, EV_IPI_ARRIVE, remsd)
+                self.eq.after(self.c.ipi_latency_ns, EV_IPI_ARRIVE, remsd, 0)
         lst.clear()
         mysd.rps_ipi_spare = lst
         return cost
@@ -483,7 +483,7 @@ class NetCore:
         if sink is not None:
             if sink.waiter is not None:
                 self._cost_acc += self.c.wakeup_ns      # sock_def_readable -> try_to_wake_up
-            self.eq.at(t_done, EV_SOCK_DELIVER, (run_cpu, sink, (t_ns, flow)))
+            self.eq.at(t_done, EV_SOCK_DELIVER, (run_cpu, sink, (t_ns, flow)), 0)
 
     def deliver_batch(self, q: SkbQueue, n: int, run_cpu: int, t_first: int, step: int) -> None:
         """deliver() for the first n packets of q, processed back to back: the first done at

@@ -23,8 +23,8 @@ cdef class EventQueue:
 
     @cython.locals(s=cython.int, n=Py_ssize_t, lo=Py_ssize_t, hi=Py_ssize_t, mid=Py_ssize_t,
                    q=cython.p_longlong)
-    cpdef at(self, long long time_ns, int kind, object obj=*, long long token=*)
-    cpdef after(self, long long delay_ns, int kind, object obj=*, long long token=*)
+    cpdef int at(self, long long time_ns, int kind, object obj, long long token) except -1
+    cpdef int after(self, long long delay_ns, int kind, object obj, long long token) except -1
     cpdef long long head_ns(self) noexcept      # reads two fields: cannot fail
     cpdef int pop(self) except? -1
     cdef _alloc(self, Py_ssize_t n)

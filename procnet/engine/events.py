@@ -37,14 +37,16 @@ class EventQueue:
         if cython.compiled:
             self._alloc(_INITIAL_SLOTS)
 
-    def at(self, time_ns: int, kind: int, obj=None, token: int = 0) -> None:
-        """Schedule event `kind` on `obj` at `time_ns` (never in the past)."""
+    def at(self, time_ns: int, kind: int, obj, token: int) -> int:
+        """Schedule event `kind` on `obj` at `time_ns` (never in the past). Every argument
+        is given and 0 returned: compiled, that is a plain C call (no optional-argument
+        struct, no None to reference-count)."""
         if time_ns < self.now_ns:
             raise ValueError(f"event in the past: {time_ns} < now {self.now_ns}")
         if not cython.compiled:
             self._seq += 1
             heappush(self._heap, (time_ns, self._seq, kind, obj, token))
-            return
+            return 0
         # The compiled queue (below), inserted here: a call per push was a third of its cost.
         if not self._nfree:
             self._grow()
@@ -70,9 +72,10 @@ class EventQueue:
         q[2 * lo] = time_ns
         q[2 * lo + 1] = s
         self._n = n + 1
+        return 0
 
-    def after(self, delay_ns: int, kind: int, obj=None, token: int = 0) -> None:
-        self.at(self.now_ns + delay_ns, kind, obj, token)
+    def after(self, delay_ns: int, kind: int, obj, token: int) -> int:
+        return self.at(self.now_ns + delay_ns, kind, obj, token)
 
     def head_ns(self) -> int:
         """Time of the next event, or NO_EVENT."""

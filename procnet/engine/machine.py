@@ -117,7 +117,7 @@ class Machine(NetCore):
             self.add_task(t)
         for p in cfg.udp_rr:
             self.add_udp_rr(p)
-        self.eq.at(cfg.sched.balance_interval_ns, EV_BALANCE)
+        self.eq.at(cfg.sched.balance_interval_ns, EV_BALANCE, None, 0)
 
     # ------------------------------------------------------------------ public API: time
     @property
@@ -445,7 +445,7 @@ class Machine(NetCore):
     def _kick(self, cpu: Cpu, delay_ns: int = 0) -> None:
         if cpu.chunk_kind == NO_CHUNK and not cpu.dispatch_pending and cpu.online:
             cpu.dispatch_pending = True
-            self.eq.after(delay_ns, EV_DISPATCH, cpu)
+            self.eq.after(delay_ns, EV_DISPATCH, cpu, 0)
 
     def _dispatch_event(self, cpu: Cpu) -> None:
         cpu.dispatch_pending = False
@@ -794,7 +794,7 @@ class Machine(NetCore):
                 self._active_balance(cpu)
         self.detect_stalls()
         self._check_pending_softirqs()
-        self.eq.after(interval, EV_BALANCE)
+        self.eq.after(interval, EV_BALANCE, None, 0)
 
     def _check_pending_softirqs(self) -> None:
         """The kernel's "NOHZ tick-stop error: local softirq work is pending" check: a CPU that
@@ -835,7 +835,7 @@ class Machine(NetCore):
             yield ("run", on, "user", True)
             wake_at = start + cfg.period_ns
             if wake_at > self.eq.now_ns:
-                self.eq.at(wake_at, EV_TIMER_WAKE, t)
+                self.eq.at(wake_at, EV_TIMER_WAKE, t, 0)
                 yield ("sleep",)
 
     def _ksoftirqd_step(self, t: Task, cpu: Cpu) -> int:
