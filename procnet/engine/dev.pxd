@@ -57,24 +57,24 @@ cdef class NetCore:
     cdef long long[::1] _rps_first, _rps_tail, _rps_count, _rps_order, _rps_next, _rps_done
 
     # the CPU model (Machine implements these)
-    cpdef raise_irq(self, Cpu cpu, object src)
-    cpdef raise_net_rx(self, Cpu cpu)
+    cpdef int raise_irq(self, Cpu cpu, object src) except -1
+    cpdef int raise_net_rx(self, Cpu cpu) except -1
     cpdef bint wake_up_process(self, Task t, bint charge=*) except -1
-    cdef _start_chunk(self, Cpu cpu, int kind, long long dur_ns, Task task, bint preemptible,
-                      int done=*)
+    cdef int _start_chunk(self, Cpu cpu, int kind, long long dur_ns, Task task,
+                          bint preemptible, int done) except -1
     cdef _cut_chunk(self, Cpu cpu)
     cdef _kick(self, Cpu cpu, long long delay_ns=*)
-    cdef _dispatch(self, Cpu cpu)
-    cdef _net_rx_action_done(self, Cpu cpu)
+    cdef int _dispatch(self, Cpu cpu) except -1
+    cdef int _net_rx_action_done(self, Cpu cpu) except -1
     cpdef long long jiffies(self, long long t_ns=*)
 
     # NIC interrupts
     @cython.locals(when=cython.longlong, nxt=cython.longlong)
-    cdef _arm_irq(self, RxQueue rxq)
+    cdef int _arm_irq(self, RxQueue rxq) except -1
     @cython.locals(irq_cpu=cython.int)
-    cdef _irq_fire(self, RxQueue rxq, long long token)
+    cdef int _irq_fire(self, RxQueue rxq, long long token) except -1
     @cython.locals(napi=Napi, ring=SkbQueue, cost=cython.longlong, t=cython.longlong)
-    cpdef rxq_interrupt(self, RxQueue rxq, Cpu cpu)
+    cpdef int rxq_interrupt(self, RxQueue rxq, Cpu cpu) except -1
 
     # entry points
     @cython.locals(target=cython.int)
@@ -89,13 +89,13 @@ cdef class NetCore:
 
     # scheduling NAPIs
     @cython.locals(queued=SoftnetData)
-    cdef napi_schedule_rps(self, SoftnetData sd, SoftnetData mysd)
+    cdef int napi_schedule_rps(self, SoftnetData sd, SoftnetData mysd) except -1
     @cython.locals(thread=Task, local_shortcut=bint, c=Cpu)
-    cdef ____napi_schedule(self, SoftnetData sd, Napi napi)
+    cdef int ____napi_schedule(self, SoftnetData sd, Napi napi) except -1
     @cython.locals(cpu=Cpu)
     cdef _poke_spinner(self, Task thread)
-    cdef _ipi_arrive(self, SoftnetData remsd)
-    cpdef rps_trigger_softirq(self, SoftnetData sd, Cpu cpu)
+    cdef int _ipi_arrive(self, SoftnetData remsd) except -1
+    cpdef int rps_trigger_softirq(self, SoftnetData sd, Cpu cpu) except -1
     @cython.locals(cost=cython.longlong, lst=list, remsd=SoftnetData, target=Cpu)
     cdef long long net_rps_send_ipi(self, SoftnetData mysd)
 
@@ -105,8 +105,8 @@ cdef class NetCore:
     @cython.locals(latency=LatencyHistogram, t=cython.longlong, fast=cython.longlong,
                    t_ns=cython.longlong, flow=Flow, i=Py_ssize_t, sd=SoftnetData,
                    c=Cpu, flows=list, k=Py_ssize_t, head=Py_ssize_t, mask=Py_ssize_t)
-    cdef deliver_batch(self, SkbQueue q, Py_ssize_t n, int run_cpu, long long t_first,
-                       long long step)
+    cdef int deliver_batch(self, SkbQueue q, Py_ssize_t n, int run_cpu, long long t_first,
+                           long long step) except -1
     @cython.locals(sd=SoftnetData, cost=cython.longlong, work=cython.longlong,
                    per_pkt=cython.longlong, pq=SkbQueue, n=cython.longlong)
     cdef (long long, long long) process_backlog(self, Napi napi, long long quota, int run_cpu,
@@ -115,7 +115,8 @@ cdef class NetCore:
                    last=cython.longlong, mysd=SoftnetData, i=Py_ssize_t, j=Py_ssize_t,
                    mask=Py_ssize_t, src_head=Py_ssize_t, src_mask=Py_ssize_t, o=Py_ssize_t,
                    target=cython.int, k=Py_ssize_t, count=Py_ssize_t)
-    cdef enqueue_batch(self, SkbQueue ring, Py_ssize_t norder, int this_cpu, NetDevice dev)
+    cdef int enqueue_batch(self, SkbQueue ring, Py_ssize_t norder, int this_cpu,
+                           NetDevice dev) except -1
     @cython.locals(rxq=RxQueue, ring=SkbQueue, c=Costs, work=cython.longlong,
                    step=cython.longlong, cost=cython.longlong, n=cython.longlong, cpus=list,
                    norder=Py_ssize_t,
@@ -132,11 +133,11 @@ cdef class NetCore:
     cdef net_rx_action_begin(self, Cpu cpu)
     @cython.locals(sd=SoftnetData, napi=Napi, fixed=cython.longlong, work=cython.longlong,
                    cost=cython.longlong, repoll=bint)
-    cdef net_rx_action_poll_one(self, Cpu cpu)
+    cdef int net_rx_action_poll_one(self, Cpu cpu) except -1
     @cython.locals(sd=SoftnetData)
-    cdef _net_rx_action_after_poll(self, Cpu cpu)
+    cdef int _net_rx_action_after_poll(self, Cpu cpu) except -1
     @cython.locals(new=ListHead, n=Napi, k=Py_ssize_t, cost=cython.longlong)
-    cdef _net_rx_action_exit(self, Cpu cpu, SoftnetData sd, bint dispatch=*)
+    cdef int _net_rx_action_exit(self, Cpu cpu, SoftnetData sd, bint dispatch) except -1
 
     # threaded NAPI
     @cython.locals(napi=Napi, pc=cython.int, cpu=Cpu, sd=SoftnetData, work=cython.longlong,

@@ -146,17 +146,17 @@ class NetCore:
     # ------------------------------------------------------------------ the CPU model
     # What the receive path asks of the CPUs it runs on. Machine (machine.py) implements these;
     # they are declared here so that the compiled engine calls them directly (dev.pxd).
-    def raise_irq(self, cpu, src) -> None:
+    def raise_irq(self, cpu, src) -> int:
         raise NotImplementedError
 
-    def raise_net_rx(self, cpu) -> None:
+    def raise_net_rx(self, cpu) -> int:
         raise NotImplementedError
 
     def wake_up_process(self, t, charge: bool = True) -> bool:
         raise NotImplementedError
 
     def _start_chunk(self, cpu, kind: int, dur_ns: int, task, preemptible: bool,
-                     done: int = DONE_NONE) -> None:
+                     done: int) -> int:
         raise NotImplementedError
 
     def _cut_chunk(self, cpu) -> None:
@@ -165,10 +165,10 @@ class NetCore:
     def _kick(self, cpu, delay_ns: int = 0) -> None:
         raise NotImplementedError
 
-    def _dispatch(self, cpu) -> None:
+    def _dispatch(self, cpu) -> int:
         raise NotImplementedError
 
-    def _net_rx_action_done(self, cpu) -> None:
+    def _net_rx_action_done(self, cpu) -> int:
         raise NotImplementedError
 
     def jiffies(self, t_ns: int = -1) -> int:
@@ -247,7 +247,7 @@ class NetCore:
         self.flows = [f for f in self.flows if id(f) not in gone]
 
     # ------------------------------------------------------------------ NIC interrupts
-    def _arm_irq(self, rxq) -> None:
+    def _arm_irq(self, rxq) -> int:
         """Re-enable the queue's interrupt: it fires rx_usecs after the next arrival."""
         rxq.irq_armed = True
         rxq.irq_token += 1
@@ -256,32 +256,34 @@ class NetCore:
         else:
             nxt = rxq.next_arrival_ns()
             if nxt == NO_ARRIVAL:
-                return
+                return 0
             when = max(nxt, self.eq.now_ns) + rxq.dev.coalesce_ns
         self.eq.at(when, EV_IRQ_FIRE, rxq, rxq.irq_token)
+        return 0
 
-    def _irq_fire(self, rxq, token: int) -> None:
+    def _irq_fire(self, rxq, token: int) -> int:
         if token != rxq.irq_token or not rxq.irq_armed or not rxq.dev.running:
-            return
+            return 0
         rxq.fill(self.eq.now_ns, self.stats)
         if not rxq.ring.qlen:       # the stream went quiet (traffic removed): re-arm lazily
             self._arm_irq(rxq)
-            return
+            return 0
         rxq.irq_armed = False
         irq_cpu = rxq.irq_cpu       # a C int: a Python one made cpus[] a generic lookup
         self.raise_irq(self.cpus[irq_cpu], rxq)
+        return 0
 
-    def rxq_interrupt(self, rxq, cpu) -> None:
+    def rxq_interrupt(self, rxq, cpu) -> int:
         """The driver's hardirq handler: napi_schedule() (NAPI) or netif_rx() per packet."""
         rxq.irqs_per_cpu[cpu.id] += 1
         if not rxq.dev.running:
-            return
+            return 0
         if rxq.dev.napi_driver:
             napi = rxq.napi
             if not napi.state & NAPI_STATE_SCHED:
                 napi.state |= NAPI_STATE_SCHED
                 self.____napi_schedule(self.softnet[cpu.id], napi)
-            return
+            return 0
         rxq.fill(self.eq.now_ns, self.stats)
         ring = rxq.ring
         cost = self.c.driver_rx_ns
@@ -290,6 +292,7 @@ class NetCore:
             t = ring.pop()
             self.netif_rx(t, self.flows_by_id[ring.popped_fid], cpu, rxq)
         self._arm_irq(rxq)
+        return 0
 
     # ------------------------------------------------------------------ entry points
     def netif_rx(self, t_ns: int, flow: Flow, cpu, rxq) -> None:
@@ -356,12 +359,12 @@ class NetCore:
         return fl.over_limit(hash_)
 
     # ------------------------------------------------------------------ scheduling NAPIs
-    def napi_schedule_rps(self, sd: SoftnetData, mysd: SoftnetData) -> None:
+    def napi_schedule_rps(self, sd: SoftnetData, mysd: SoftnetData) -> int:
         """napi_schedule_rps() in the machine's mode (see module docstring)."""
         if sd is not mysd:
             if self.use_backlog_threads:
                 self.____napi_schedule(mysd, sd.backlog)          # wakes sd's thread
-                return
+                return 0
             if sd.backlog.state & NAPI_STATE_THREADED:           # seed 000
                 if self.felix_intended:
                     self.____napi_schedule(mysd, sd.backlog)
@@ -369,7 +372,7 @@ class NetCore:
                     # As written on >= 6.0 trees: fall through to the tail, which schedules
                     # *this* CPU's backlog. sd keeps SCHED and nobody will poll it.
                     self.____napi_schedule(mysd, mysd.backlog)
-                return
+                return 0
             for queued in mysd.rps_ipi_list:     # identity, not ==: a scan of pointers
                 if queued is sd:
                     break
@@ -377,10 +380,11 @@ class NetCore:
                 mysd.rps_ipi_list.append(sd)
             if not mysd.in_net_rx_action and not mysd.in_napi_threaded_poll:
                 self.raise_net_rx(self.cpus[mysd.cpu])
-            return
+            return 0
         self.____napi_schedule(mysd, mysd.backlog)
+        return 0
 
-    def ____napi_schedule(self, sd: SoftnetData, napi) -> None:
+    def ____napi_schedule(self, sd: SoftnetData, napi) -> int:
         """____napi_schedule(): wake the NAPI's thread, or add it to this CPU's poll_list."""
         if napi.state & NAPI_STATE_THREADED and napi.thread is not None:
             thread = napi.thread
@@ -391,13 +395,14 @@ class NetCore:
                 napi.state |= NAPI_STATE_SCHED_THREADED
                 if not self.wake_up_process(thread) and thread.spinning:
                     self._poke_spinner(thread)
-                return
+                return 0
         if napi.on_poll_list >= 0:
-            return        # list_add_tail on a queued NAPI is a bug in the kernel; never here
+            return 0      # list_add_tail on a queued NAPI is a bug in the kernel; never here
         sd.poll_list.add_tail(napi)
         napi.on_poll_list = sd.cpu
         if not sd.in_net_rx_action:
             self.raise_net_rx(self.cpus[sd.cpu])
+        return 0
 
     def _poke_spinner(self, thread) -> None:
         """A busy-polling thread notices the new SCHED bit at its next loop iteration."""
@@ -407,11 +412,12 @@ class NetCore:
             thread.remaining_ns = 0
             self._kick(cpu)
 
-    def _ipi_arrive(self, remsd: SoftnetData) -> None:
+    def _ipi_arrive(self, remsd: SoftnetData) -> int:
         if remsd.ipi_cancelled:
             remsd.ipi_cancelled -= 1      # already run by smpcfd_dying_cpu()
-            return
+            return 0
         self.raise_irq(self.cpus[remsd.cpu], remsd)
+        return 0
 
     def smpcfd_dying_cpu(self, n: int, irq_pending_ipis: int) -> None:
         """flush_smp_call_function_queue() on a dying CPU: the RPS IPIs sent to it run there
@@ -432,12 +438,13 @@ class NetCore:
                 sd.poll_list.add_tail(sd.backlog)
                 sd.backlog.on_poll_list = n
 
-    def rps_trigger_softirq(self, sd: SoftnetData, cpu) -> None:
+    def rps_trigger_softirq(self, sd: SoftnetData, cpu) -> int:
         """rps_trigger_softirq(): the RPS IPI handler on the target CPU."""
         sd.ipi_inflight = max(0, sd.ipi_inflight - 1)
         if sd.backlog.on_poll_list < 0:
             self.____napi_schedule(sd, sd.backlog)
         sd.received_rps += 1
+        return 0
 
     def net_rps_send_ipi(self, mysd: SoftnetData) -> int:
         """net_rps_send_ipi(): one IPI per listed remote softnet_data whose CPU is online.
@@ -485,7 +492,7 @@ class NetCore:
                 self._cost_acc += self.c.wakeup_ns      # sock_def_readable -> try_to_wake_up
             self.eq.at(t_done, EV_SOCK_DELIVER, (run_cpu, sink, (t_ns, flow)), 0)
 
-    def deliver_batch(self, q: SkbQueue, n: int, run_cpu: int, t_first: int, step: int) -> None:
+    def deliver_batch(self, q: SkbQueue, n: int, run_cpu: int, t_first: int, step: int) -> int:
         """deliver() for the first n packets of q, processed back to back: the first done at
         t_first, then one every `step` ns. Per-flow counters and latency stay per packet."""
         latency = self.stats.latency
@@ -519,6 +526,7 @@ class NetCore:
             self.stats.delivered += fast
             c = cython.cast(Cpu, self.cpus[run_cpu])
             c.delivered += fast
+        return 0
 
     def process_backlog(self, napi, quota: int, run_cpu: int, t0: int) -> tuple[int, int]:
         """process_backlog(): drain process_queue, splice input_pkt_queue, complete when empty.
@@ -548,7 +556,7 @@ class NetCore:
         sd.input_queue_head += work
         return work, cost
 
-    def enqueue_batch(self, ring: SkbQueue, norder: int, this_cpu: int, dev: NetDevice) -> None:
+    def enqueue_batch(self, ring: SkbQueue, norder: int, this_cpu: int, dev: NetDevice) -> int:
         """enqueue_to_backlog() for the RPS step's chains of the rx ring (napi_poll_device): for
         each target CPU in _rps_order[:norder], its _rps_count packets in order, the
         _rps_first-th oldest, then the _rps_next of each. A chain whose packets are all
@@ -591,6 +599,7 @@ class NetCore:
                 self.enqueue_to_backlog(ring.times[i], self.flows_by_id[ring.fids[i]], target,
                                         this_cpu)
                 k = self._rps_next[k]
+        return 0
 
     def napi_poll_device(self, napi, quota: int, cpu, t0: int) -> tuple[int, int]:
         """A NAPI driver's poll: up to `quota` packets from the ring via netif_receive_skb():
@@ -691,7 +700,7 @@ class NetCore:
         usecs_to_jiffies = -(-self.sysctl.netdev_budget_usecs * self.hz // 1_000_000)
         cpu.net_rx_time_limit = self.jiffies() + usecs_to_jiffies
 
-    def net_rx_action_poll_one(self, cpu) -> None:
+    def net_rx_action_poll_one(self, cpu) -> int:
         """One iteration of net_rx_action's loop, or its exit."""
         sd = self.softnet[cpu.id]
         if cpu.net_rx_list.count == 0:
@@ -701,14 +710,14 @@ class NetCore:
                     sd.in_net_rx_action = True
                     cpu.net_rx_list, sd.poll_list = sd.poll_list, cpu.net_rx_list
                     self.net_rx_action_poll_one(cpu)
-                    return
+                    return 0
                 if not sd.rps_ipi_list:
                     cpu.in_net_rx = False
                     self._net_rx_action_done(cpu)
                     self._dispatch(cpu)
-                    return
-            self._net_rx_action_exit(cpu, sd)
-            return
+                    return 0
+            self._net_rx_action_exit(cpu, sd, True)
+            return 0
         napi = cpu.net_rx_list.pop_first()
         napi.on_poll_list = -1
         self._cost_acc = 0
@@ -719,16 +728,18 @@ class NetCore:
             napi.on_poll_list = cpu.id
         cpu.net_rx_budget -= work
         self._start_chunk(cpu, SOFTIRQ, fixed + cost, cpu.softirq_host, False, DONE_AFTER_POLL)
+        return 0
 
-    def _net_rx_action_after_poll(self, cpu) -> None:
+    def _net_rx_action_after_poll(self, cpu) -> int:
         """net_rx_action()'s test after each poll: out of budget or time, it stops
         (time_squeeze)."""
         if cpu.net_rx_budget <= 0 or self.jiffies() >= cpu.net_rx_time_limit:
             sd = self.softnet[cpu.id]
             sd.time_squeeze += 1
-            self._net_rx_action_exit(cpu, sd, dispatch=False)
+            self._net_rx_action_exit(cpu, sd, False)
+        return 0
 
-    def _net_rx_action_exit(self, cpu, sd, dispatch: bool = True) -> None:
+    def _net_rx_action_exit(self, cpu, sd, dispatch: bool) -> int:
         """net_rx_action() exit: poll_list = unprocessed + added meanwhile + repoll; re-raise
         NET_RX if non-empty; send pending RPS IPIs."""
         new = cpu.net_rx_list
@@ -746,9 +757,10 @@ class NetCore:
         cpu.in_net_rx = False
         self._net_rx_action_done(cpu)
         if cost:
-            self._start_chunk(cpu, SOFTIRQ, cost, cpu.softirq_host, False)
+            self._start_chunk(cpu, SOFTIRQ, cost, cpu.softirq_host, False, DONE_NONE)
         elif dispatch:
             self._dispatch(cpu)
+        return 0
 
     # ------------------------------------------------------------------ threaded NAPI
     def _napi_thread_step(self, t) -> int:

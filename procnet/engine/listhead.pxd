@@ -8,7 +8,7 @@ cdef class ListHead:
     cdef Py_ssize_t mask, head
     cdef public Py_ssize_t count
 
-    cpdef add_tail(self, object entry)
+    cpdef int add_tail(self, object entry) except -1
     @cython.locals(i=Py_ssize_t)
     cpdef object pop_first(self)
     cpdef object item(self, Py_ssize_t k)

@@ -20,12 +20,13 @@ class ListHead:
         self.count = 0
 
     # ------------------------------------------------------------------ hot path
-    def add_tail(self, entry) -> None:
+    def add_tail(self, entry) -> int:
         """list_add_tail()."""
         if self.count > self.mask:
             self._grow()
         self.slots[(self.head + self.count) & self.mask] = entry
         self.count += 1
+        return 0
 
     def pop_first(self):
         """list_first_entry() and list_del_init() of it; the list must not be empty."""

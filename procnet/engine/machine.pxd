@@ -19,20 +19,20 @@ cdef class Machine(NetCore):
 
     # the CPU model the receive path calls (declared by NetCore)
     @cython.locals(remsd=SoftnetData)
-    cpdef raise_irq(self, Cpu cpu, object src)
-    cpdef raise_net_rx(self, Cpu cpu)
+    cpdef int raise_irq(self, Cpu cpu, object src) except -1
+    cpdef int raise_net_rx(self, Cpu cpu) except -1
     @cython.locals(waker=cython.int, new_cpu=cython.int, rq=RunQueue)
     cpdef bint wake_up_process(self, Task t, bint charge=*) except -1
     @cython.locals(now=cython.longlong)
-    cdef _start_chunk(self, Cpu cpu, int kind, long long dur_ns, Task task, bint preemptible,
-                      int done=*)
+    cdef int _start_chunk(self, Cpu cpu, int kind, long long dur_ns, Task task,
+                          bint preemptible, int done) except -1
     @cython.locals(kind=cython.int, start=cython.longlong, task=Task, now=cython.longlong,
                    elapsed=cython.longlong)
     cdef _cut_chunk(self, Cpu cpu)
     cdef _kick(self, Cpu cpu, long long delay_ns=*)
-    cdef _dispatch(self, Cpu cpu)
+    cdef int _dispatch(self, Cpu cpu) except -1
     @cython.locals(host=Task)
-    cdef _net_rx_action_done(self, Cpu cpu)
+    cdef int _net_rx_action_done(self, Cpu cpu) except -1
     cdef long long _jiffy, _jiffy_start, _jiffy_end
     @cython.locals(t=cython.longlong, hz=cython.longlong, j=cython.longlong)
     cpdef long long jiffies(self, long long t_ns=*)
@@ -61,22 +61,22 @@ cdef class Machine(NetCore):
 
     # chunks
     @cython.locals(elapsed=cython.longlong)
-    cdef _account_time(self, Cpu cpu, int kind, Task task, long long upto)
+    cdef void _account_time(self, Cpu cpu, int kind, Task task, long long upto) noexcept
     @cython.locals(rq=RunQueue, low=cython.longlong, x=Task)
     cdef _account_vruntime(self, Cpu cpu, Task task, long long elapsed)
     @cython.locals(kind=cython.int, start=cython.longlong, end=cython.longlong, task=Task,
                    done=cython.int)
-    cdef _chunk_end(self, Cpu cpu, long long token)
-    cdef _preempt_for_irq(self, Cpu cpu)
+    cdef int _chunk_end(self, Cpu cpu, long long token) except -1
+    cdef int _preempt_for_irq(self, Cpu cpu) except -1
 
     # interrupts and softirqs
     @cython.locals(cost=cython.longlong)
-    cdef _run_hardirq(self, Cpu cpu)
-    cdef _irq_exit(self, Cpu cpu)
+    cdef int _run_hardirq(self, Cpu cpu) except -1
+    cdef int _irq_exit(self, Cpu cpu) except -1
     @cython.locals(k=Task)
     cdef _wakeup_softirqd(self, Cpu cpu)
     cdef _do_softirq_begin(self, Cpu cpu, Task host)
-    cdef _softirq_step(self, Cpu cpu)
+    cdef int _softirq_step(self, Cpu cpu) except -1
     cdef _do_softirq_end(self, Cpu cpu)
 
     # task level

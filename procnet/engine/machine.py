@@ -454,7 +454,7 @@ class Machine(NetCore):
 
     # ------------------------------------------------------------------ chunks
     def _start_chunk(self, cpu: Cpu, kind: int, dur_ns: int, task: Task | None,
-                     preemptible: bool, done: int = DONE_NONE) -> None:
+                     preemptible: bool, done: int) -> int:
         """Run a chunk of `kind` (cpu.USER/SYSTEM/IRQ/SOFTIRQ) for dur_ns; `done` (DONE_*)
         says what runs when it ends."""
         now = self.eq.now_ns
@@ -472,6 +472,7 @@ class Machine(NetCore):
         cpu.chunk_done = done
         cpu.acct_from = now
         self.eq.at(now + dur_ns, EV_CHUNK_END, cpu, cpu.token)
+        return 0
 
     def _account_time(self, cpu: Cpu, kind: int, task: Task | None, upto: int) -> None:
         """CPU and task time up to `upto` (what /proc/stat and /proc/<pid>/stat show)."""
@@ -506,9 +507,9 @@ class Machine(NetCore):
             if cpu.chunk_kind != NO_CHUNK:
                 self._account_time(cpu, cpu.chunk_kind, cpu.chunk_task, now)
 
-    def _chunk_end(self, cpu: Cpu, token: int) -> None:
+    def _chunk_end(self, cpu: Cpu, token: int) -> int:
         if token != cpu.token or cpu.chunk_kind == NO_CHUNK:
-            return
+            return 0
         kind, start, end, task = cpu.chunk_kind, cpu.chunk_start, cpu.chunk_end, cpu.chunk_task
         done = cpu.chunk_done
         cpu.chunk_kind = NO_CHUNK
@@ -527,6 +528,7 @@ class Machine(NetCore):
             else:
                 self._net_rx_action_after_poll(cpu)
         self._dispatch(cpu)
+        return 0
 
     def _cut_chunk(self, cpu: Cpu) -> None:
         """Stop the running chunk now (preemption); account the part that ran."""
@@ -548,7 +550,7 @@ class Machine(NetCore):
                 task.remaining_ns = 0
                 task.spinning = False
 
-    def _preempt_for_irq(self, cpu: Cpu) -> None:
+    def _preempt_for_irq(self, cpu: Cpu) -> int:
         """Called only from top-level events (interrupt arrival), so dispatching here is safe."""
         if cpu.chunk_kind == NO_CHUNK:
             if not cpu.dispatch_pending:
@@ -556,22 +558,24 @@ class Machine(NetCore):
         elif cpu.chunk_preemptible:
             self._cut_chunk(cpu)
             self._dispatch(cpu)
+        return 0
 
     # ------------------------------------------------------------------ dispatch
-    def _dispatch(self, cpu: Cpu) -> None:
+    def _dispatch(self, cpu: Cpu) -> int:
         """What runs next on this CPU: hardirq > softirq loop > current task > idle."""
         if cpu.chunk_kind != NO_CHUNK or not cpu.online:
-            return
+            return 0
         self.curr_cpu = cpu.id
         if cpu.irq_pending.count:
             self._run_hardirq(cpu)
-            return
+            return 0
         if cpu.softirq_active and (cpu.softirq_host is None or cpu.softirq_host is cpu.curr):
             self._softirq_step(cpu)
-            return
+            return 0
         self._run_task_level(cpu)
+        return 0
 
-    def _run_hardirq(self, cpu: Cpu) -> None:
+    def _run_hardirq(self, cpu: Cpu) -> int:
         src = cpu.irq_pending.pop_first()
         self._cost_acc = 0
         self.ctx = CTX_HARDIRQ
@@ -583,20 +587,23 @@ class Machine(NetCore):
         self.ctx = CTX_TASK
         cost = self.c.hardirq_ns + self._cost_acc
         self._start_chunk(cpu, IRQ, cost, None, False, DONE_IRQ_EXIT)
+        return 0
 
-    def _irq_exit(self, cpu: Cpu) -> None:
+    def _irq_exit(self, cpu: Cpu) -> int:
         """irq_exit(): run pending softirqs unless already inside one; PREEMPT_RT defers them."""
         if cpu.softirq_pending and not cpu.softirq_active:
             if self.preempt_rt:
                 self._wakeup_softirqd(cpu)
             else:
                 self._do_softirq_begin(cpu, None)
+        return 0
 
-    def raise_net_rx(self, cpu: Cpu) -> None:
+    def raise_net_rx(self, cpu: Cpu) -> int:
         """raise_softirq_irqoff(NET_RX_SOFTIRQ) from the current context."""
         cpu.softirq_pending = True
         if self.ctx == CTX_TASK and not cpu.softirq_active:
             self._wakeup_softirqd(cpu)
+        return 0
 
     def _wakeup_softirqd(self, cpu: Cpu) -> None:
         k = cpu.ksoftirqd
@@ -610,37 +617,40 @@ class Machine(NetCore):
         cpu.softirq_end_jiffy = self.jiffies() + self.max_softirq_jiffies
         self._softirq_step(cpu)
 
-    def _softirq_step(self, cpu: Cpu) -> None:
+    def _softirq_step(self, cpu: Cpu) -> int:
         """One step of __do_softirq: start net_rx_action, or poll one NAPI inside it."""
         if not cpu.in_net_rx:
             if not cpu.softirq_pending:
                 self._do_softirq_end(cpu)
                 self._dispatch(cpu)
-                return
+                return 0
             cpu.softirq_pending = False
             cpu.net_rx_softirqs += 1
             self.net_rx_action_begin(cpu)
-            self._start_chunk(cpu, SOFTIRQ, self.c.softirq_entry_ns, cpu.softirq_host, False)
-            return
+            self._start_chunk(cpu, SOFTIRQ, self.c.softirq_entry_ns, cpu.softirq_host, False,
+                              DONE_NONE)
+            return 0
         self.net_rx_action_poll_one(cpu)
+        return 0
 
     def _do_softirq_end(self, cpu: Cpu) -> None:
         cpu.softirq_active = False
         cpu.softirq_host = None
 
-    def _net_rx_action_done(self, cpu: Cpu) -> None:
+    def _net_rx_action_done(self, cpu: Cpu) -> int:
         """__do_softirq's restart decision after one net_rx_action."""
         if not cpu.softirq_pending:
             self._do_softirq_end(cpu)
-            return
+            return 0
         cpu.softirq_restart -= 1
         if (self.jiffies() < cpu.softirq_end_jiffy and not cpu.need_resched
                 and cpu.softirq_restart):
-            return      # restart: next step starts another net_rx_action
+            return 0    # restart: next step starts another net_rx_action
         host = cpu.softirq_host
         self._do_softirq_end(cpu)
         if host is not cpu.ksoftirqd:
             self._wakeup_softirqd(cpu)
+        return 0
 
     def _run_task_level(self, cpu: Cpu) -> None:
         for _ in range(64):          # bounded: each pass starts a chunk or changes state
@@ -657,7 +667,7 @@ class Machine(NetCore):
                     return
             if t.penalty_ns:
                 pen, t.penalty_ns = t.penalty_ns, 0
-                self._start_chunk(cpu, SYSTEM, pen, t, False)
+                self._start_chunk(cpu, SYSTEM, pen, t, False, DONE_NONE)
                 return
             if t.remaining_ns > 0:
                 self._run_request(cpu, t)
@@ -669,7 +679,7 @@ class Machine(NetCore):
         end = t.remaining_ns
         if t.preemptible and cpu.rq.tasks:
             end = min(end, max(cpu.slice_end_ns - self.eq.now_ns, 1))
-        self._start_chunk(cpu, t.bucket, min(end, LONG_CHUNK_NS), t, t.preemptible)
+        self._start_chunk(cpu, t.bucket, min(end, LONG_CHUNK_NS), t, t.preemptible, DONE_NONE)
 
     def _advance_body(self, cpu: Cpu, t: Task) -> None:
         """Resume the task's body for its next request."""
@@ -983,13 +993,14 @@ class Machine(NetCore):
         return [c.id for c in self.cpus if c.online]
 
     # ------------------------------------------------------------------ interrupts
-    def raise_irq(self, cpu: Cpu, src) -> None:
+    def raise_irq(self, cpu: Cpu, src) -> int:
         """An interrupt from `src` (an RxQueue, or the SoftnetData an RPS IPI is for) arrives
         at `cpu`; it runs now unless a non-preemptible chunk runs."""
         if not cpu.online:
-            return
+            return 0
         cpu.irq_pending.add_tail(src)
         self._preempt_for_irq(cpu)
+        return 0
 
     # ------------------------------------------------------------------ accounting views
     def cpu_times(self) -> list[dict[str, int]]:

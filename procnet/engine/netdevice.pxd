@@ -31,7 +31,7 @@ cdef class RxQueue:
     @cython.locals(ring=SkbQueue, room=cython.longlong, single=ArrivalStream, s=ArrivalStream,
                    x=ArrivalStream, best_t=cython.longlong, t=cython.longlong,
                    taken=cython.longlong, dropped=cython.longlong, streams=list)
-    cpdef fill(self, long long now_ns, Stats stats)
+    cpdef int fill(self, long long now_ns, Stats stats) except -1
 
 
 @cython.final

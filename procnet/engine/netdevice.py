@@ -70,12 +70,12 @@ class RxQueue:
                 best = t
         return best
 
-    def fill(self, now_ns: int, stats) -> None:
+    def fill(self, now_ns: int, stats) -> int:
         """Move arrivals up to now into the ring, oldest first (several streams merge by time,
         the first stream first on a tie); a full ring drops (counted as ring_full)."""
         streams = self.streams
         if not streams:
-            return
+            return 0
         ring = self.ring
         room = self.ring_size - ring.qlen
         if len(streams) == 1:
@@ -105,6 +105,7 @@ class RxQueue:
             stats.offered += taken
             if dropped:
                 stats.drop("ring_full", dropped)
+        return 0
 
 
 class NetDevice:

@@ -20,6 +20,6 @@ cdef class SkbQueue:
     @cython.locals(n=Py_ssize_t, i=Py_ssize_t, j=Py_ssize_t)
     cpdef splice_tail_init(self, SkbQueue other)
     cdef reserve(self, Py_ssize_t n)
-    cpdef drop_head(self, Py_ssize_t n)
+    cpdef int drop_head(self, Py_ssize_t n) except -1
     @cython.locals(cap=Py_ssize_t, k=Py_ssize_t, j=Py_ssize_t)
     cdef _grow(self)

@@ -84,10 +84,11 @@ class SkbQueue:
         while self.qlen + n > self.mask + 1:
             self._grow()
 
-    def drop_head(self, n: int) -> None:
+    def drop_head(self, n: int) -> int:
         """Forget the n oldest packets (n <= qlen): they were handed on in place."""
         self.head = (self.head + n) & self.mask
         self.qlen -= n
+        return 0
 
     def _grow(self) -> None:
         cap = (self.mask + 1) * 2
