@@ -273,3 +273,23 @@ def test_arrivals_do_not_depend_on_the_block_size(pattern):
     a = arrivals(257)
     assert a == arrivals(16384) == arrivals(1000)
     assert len({f for _, f in a}) == 7 and all(b[0] > x[0] for x, b in zip(a, a[1:]))
+
+
+@pytest.mark.parametrize("nflows", [2, 7, 1024])
+def test_flow_picks_are_numpys_random_draws(nflows):
+    """A Poisson stream's flow of arrival k is floor(u_k * nflows), u_k the k-th draw of
+    numpy's Generator.random() on the stream's flow seed: compiled, the draws are made in C
+    (traffic.pxd, procnet_pcg64_flow_picks) and must be numpy's bit for bit, across blocks."""
+    import numpy as np
+    from procnet.engine.config import TrafficConfig
+    from procnet.engine.traffic import ArrivalStream, Flow
+    flows = [Flow(i, f"f{i}", (i,), 1000 + i, None) for i in range(nflows)]
+    cfg = TrafficConfig("t", flows=nflows, pps=300_000, pattern="poisson")
+    s = ArrivalStream(flows, cfg, 300_000.0, 42, 1_000, 0.25, block=300)
+    got = []
+    for _ in range(1000):                      # 3.3 blocks
+        s.take()
+        got.append(s.taken_local)
+    _, flows_seed = np.random.SeedSequence(42).spawn(2)
+    u = np.random.default_rng(flows_seed).random(1000)
+    assert got == np.minimum((u * nflows).astype(np.int64), nflows - 1).tolist()

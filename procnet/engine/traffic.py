@@ -100,7 +100,12 @@ class ArrivalStream:
             self._tbuf = np.empty(self._block, dtype=np.int64)
             self._fbuf = np.empty(self._block, dtype=np.int64)
             self._gbuf = np.empty(self._block, dtype=np.float64)
-            self._ubuf = np.empty(self._block, dtype=np.float64)
+            # ... and draws the flow picks from rng_flows' stream itself (traffic.pxd)
+            bitgen = self.rng_flows.bit_generator.state
+            assert bitgen["bit_generator"] == "PCG64", bitgen["bit_generator"]
+            state, inc = bitgen["state"]["state"], bitgen["state"]["inc"]
+            self._flow_pcg[0], self._flow_pcg[1] = state >> 64, state & 0xFFFFFFFFFFFFFFFF
+            self._flow_pcg[2], self._flow_pcg[3] = inc >> 64, inc & 0xFFFFFFFFFFFFFFFF
         self._n = 0
         self._i = 0
         self.next_ns = NO_ARRIVAL
@@ -124,11 +129,9 @@ class ArrivalStream:
             self._t = self._tbuf
             if nflows == 1:
                 self._fi = None
-            elif poisson:
-                u = self.rng_flows.random(n, out=self._ubuf)
-                for i in range(n):
-                    x = int(u[i] * nflows)
-                    self._fbuf[i] = x if x < nflows else nflows - 1
+            elif poisson:               # rng_flows.random(n), floor(u * nflows), in C
+                procnet_pcg64_flow_picks(cython.address(self._flow_pcg[0]),
+                                         cython.address(self._fbuf[0]), n, nflows)
                 self._fi = self._fbuf
             else:
                 for i in range(n):
