@@ -80,7 +80,7 @@ class EventQueue:
     def head_ns(self) -> int:
         """Time of the next event, or NO_EVENT."""
         if cython.compiled:
-            return self._q[2 * self._n - 2] if self._n else NO_EVENT
+            return self._head()
         return self._heap[0][0] if self._heap else NO_EVENT
 
     def next_time(self) -> int | None:
@@ -130,13 +130,5 @@ class EventQueue:
         self._nfree = n
         self._cap = 2 * n
 
-    def _pop(self) -> int:
-        self._n -= 1
-        n = self._n
-        s = self._q[2 * n + 1]
-        self.now_ns = self._q[2 * n]
-        self.popped_obj = self._obj[s]
-        self.popped_token = self._token[s]
-        self._free[self._nfree] = s
-        self._nfree += 1
-        return self._kind[s]
+    # _head() and _pop(), head_ns() and pop() of the compiled queue, are inline methods in
+    # events.pxd, so that the run loop (Machine._run_events) compiles them without a call.

@@ -148,14 +148,15 @@ class Machine(NetCore):
         eq = self.eq
         n = 0
         while True:
-            t = eq.head_ns()
+            # Compiled, the queue's inline head and pop (events.pxd): no call per event.
+            t = eq._head() if cython.compiled else eq.head_ns()
             if t == NO_EVENT or t > end_ns:
                 break
             if n == limit or (should_yield is not None and n & YIELD_MASK == YIELD_MASK
                               and should_yield()):
                 eq.events_run += n
                 return False
-            kind = eq.pop()
+            kind = eq._pop() if cython.compiled else eq.pop()
             obj = eq.popped_obj
             # Unchecked casts: an event's kind says what its obj is (the EV_* list in defs.py).
             if kind == EV_CHUNK_END:
