@@ -179,6 +179,20 @@ def test_event_queue_inserts_at_either_end_and_among_ties():
         assert got == want, name
 
 
+def test_event_queue_refuses_an_event_in_the_past():
+    """at() in the past is a bug in a caller: ValueError, and the queue is as it was."""
+    from procnet.engine.events import EventQueue
+    eq = EventQueue()
+    eq.at(10, 1, None, 1)
+    eq.at(20, 1, None, 2)
+    eq.pop()
+    with pytest.raises(ValueError, match="event in the past: 9 < now 10"):
+        eq.at(9, 1, None, 3)
+    assert len(eq) == 1 and eq.head_ns() == 20
+    eq.pop()
+    assert (eq.now_ns, eq.popped_token, len(eq)) == (20, 2, 0)
+
+
 def test_list_head_is_a_fifo_like_deque():
     """ListHead (poll_list, net_rx_action's lists, pending interrupts) under random adds,
     pops, splices, removals and clears, through several growths: the same entries in the

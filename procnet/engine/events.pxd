@@ -1,4 +1,6 @@
-# C types for events.py (Cython pure Python mode; the .py is the source).
+# C types for events.py (Cython pure Python mode; the .py is the source), and the compiled
+# queue's _push, _head and _pop: inline methods, written here so that callers in other
+# modules compile them without a call (events.py says what they do).
 cimport cython
 from libc.string cimport memmove
 from procnet.engine.defs cimport *
@@ -21,14 +23,46 @@ cdef class EventQueue:
     cdef Py_ssize_t _nfree
     cdef list _obj
 
-    @cython.locals(s=cython.int, n=Py_ssize_t, lo=Py_ssize_t, hi=Py_ssize_t, mid=Py_ssize_t,
-                   q=cython.p_longlong)
     cpdef int at(self, long long time_ns, int kind, object obj, long long token) except -1
     cpdef int after(self, long long delay_ns, int kind, object obj, long long token) except -1
     cpdef long long head_ns(self) noexcept
     cpdef int pop(self) except? -1
     cdef _alloc(self, Py_ssize_t n)
     cdef _grow(self)
+
+    cdef inline int _push(self, long long time_ns, int kind, object obj,
+                          long long token) except -1:
+        """at(), compiled."""
+        cdef int s
+        cdef Py_ssize_t n, lo, hi, mid
+        cdef long long *q
+        if time_ns < self.now_ns:
+            raise ValueError(f"event in the past: {time_ns} < now {self.now_ns}")
+        if not self._nfree:
+            self._grow()
+        self._nfree -= 1
+        s = self._free[self._nfree]
+        self._kind[s] = kind
+        self._token[s] = token
+        self._obj[s] = obj
+        # Through a C pointer: a store through the array's own field would make the
+        # compiler reload its data pointer.
+        q = &self._q[0]
+        n = self._n
+        lo = 0                                        # binary search: lo becomes the
+        hi = n                                        # number of events that fire later
+        while lo < hi:
+            mid = (lo + hi) >> 1
+            if q[2 * mid] <= time_ns:
+                hi = mid
+            else:
+                lo = mid + 1
+        if lo < n:
+            memmove(q + 2 * lo + 2, q + 2 * lo, (n - lo) * 16)
+        q[2 * lo] = time_ns
+        q[2 * lo + 1] = s
+        self._n = n + 1
+        return 0
 
     cdef inline long long _head(self) noexcept:
         """head_ns(), compiled."""

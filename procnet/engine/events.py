@@ -40,38 +40,13 @@ class EventQueue:
     def at(self, time_ns: int, kind: int, obj, token: int) -> int:
         """Schedule event `kind` on `obj` at `time_ns` (never in the past). Every argument
         is given and 0 returned: compiled, that is a plain C call (no optional-argument
-        struct, no None to reference-count)."""
+        struct, no None to reference-count), and _push() (events.pxd) does the work."""
+        if cython.compiled:
+            return self._push(time_ns, kind, obj, token)
         if time_ns < self.now_ns:
             raise ValueError(f"event in the past: {time_ns} < now {self.now_ns}")
-        if not cython.compiled:
-            self._seq += 1
-            heappush(self._heap, (time_ns, self._seq, kind, obj, token))
-            return 0
-        # The compiled queue (below), inserted here: a call per push was a third of its cost.
-        if not self._nfree:
-            self._grow()
-        self._nfree -= 1
-        s = self._free[self._nfree]
-        self._kind[s] = kind
-        self._token[s] = token
-        self._obj[s] = obj
-        # Through a C pointer: a store through the array's own field would make the
-        # compiler reload its data pointer.
-        q = cython.address(self._q[0])
-        n = self._n
-        lo = 0                                        # binary search: lo becomes the
-        hi = n                                        # number of events that fire later
-        while lo < hi:
-            mid = (lo + hi) >> 1
-            if q[2 * mid] <= time_ns:
-                hi = mid
-            else:
-                lo = mid + 1
-        if lo < n:
-            memmove(q + 2 * lo + 2, q + 2 * lo, (n - lo) * 16)
-        q[2 * lo] = time_ns
-        q[2 * lo + 1] = s
-        self._n = n + 1
+        self._seq += 1
+        heappush(self._heap, (time_ns, self._seq, kind, obj, token))
         return 0
 
     def after(self, delay_ns: int, kind: int, obj, token: int) -> int:
@@ -130,5 +105,6 @@ class EventQueue:
         self._nfree = n
         self._cap = 2 * n
 
-    # _head() and _pop(), head_ns() and pop() of the compiled queue, are inline methods in
-    # events.pxd, so that the run loop (Machine._run_events) compiles them without a call.
+    # _push(), _head() and _pop(), at(), head_ns() and pop() of the compiled queue, are
+    # inline methods in events.pxd, so that the run loop (Machine._run_events) and the
+    # busiest scheduler of events (Machine._start_chunk) compile them without a call.

@@ -472,7 +472,10 @@ class Machine(NetCore):
         cpu.chunk_preemptible = preemptible
         cpu.chunk_done = done
         cpu.acct_from = now
-        self.eq.at(now + dur_ns, EV_CHUNK_END, cpu, cpu.token)
+        if cython.compiled:                     # at(), inline (events.pxd)
+            self.eq._push(now + dur_ns, EV_CHUNK_END, cpu, cpu.token)
+        else:
+            self.eq.at(now + dur_ns, EV_CHUNK_END, cpu, cpu.token)
         return 0
 
     def _account_time(self, cpu: Cpu, kind: int, task: Task | None, upto: int) -> None:

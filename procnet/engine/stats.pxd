@@ -1,4 +1,6 @@
-# C types for stats.py (Cython pure Python mode; the .py is the source).
+# C types for stats.py (Cython pure Python mode; the .py is the source), and the compiled
+# LatencyHistogram._count: an inline method, written here so that deliver_batch (dev.py)
+# compiles it without a call.
 cimport cython
 
 cdef long long EXACT_BELOW, N_SLOTS
