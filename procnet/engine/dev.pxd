@@ -88,7 +88,6 @@ cdef class NetCore:
     cdef bint skb_flow_limit(self, long long hash_, Py_ssize_t qlen, int this_cpu) except -1
 
     # scheduling NAPIs
-    @cython.locals(queued=SoftnetData)
     cdef int napi_schedule_rps(self, SoftnetData sd, SoftnetData mysd) except -1
     @cython.locals(thread=Task, local_shortcut=bint, c=Cpu)
     cdef int ____napi_schedule(self, SoftnetData sd, Napi napi) except -1

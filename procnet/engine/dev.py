@@ -270,7 +270,7 @@ class NetCore:
             return 0
         rxq.irq_armed = False
         irq_cpu = rxq.irq_cpu       # a C int: a Python one made cpus[] a generic lookup
-        self.raise_irq(self.cpus[irq_cpu], rxq)
+        self.raise_irq(cython.cast(Cpu, self.cpus[irq_cpu]), rxq)     # cpus holds Cpus
         return 0
 
     def rxq_interrupt(self, rxq, cpu) -> int:
@@ -282,7 +282,7 @@ class NetCore:
             napi = rxq.napi
             if not napi.state & NAPI_STATE_SCHED:
                 napi.state |= NAPI_STATE_SCHED
-                self.____napi_schedule(self.softnet[cpu.id], napi)
+                self.____napi_schedule(cython.cast(SoftnetData, self.softnet[cpu.id]), napi)
             return 0
         rxq.fill(self.eq.now_ns, self.stats)
         ring = rxq.ring
@@ -379,7 +379,7 @@ class NetCore:
             else:
                 mysd.rps_ipi_list.append(sd)
             if not mysd.in_net_rx_action and not mysd.in_napi_threaded_poll:
-                self.raise_net_rx(self.cpus[mysd.cpu])
+                self.raise_net_rx(cython.cast(Cpu, self.cpus[mysd.cpu]))
             return 0
         self.____napi_schedule(mysd, mysd.backlog)
         return 0
@@ -401,7 +401,7 @@ class NetCore:
         sd.poll_list.add_tail(napi)
         napi.on_poll_list = sd.cpu
         if not sd.in_net_rx_action:
-            self.raise_net_rx(self.cpus[sd.cpu])
+            self.raise_net_rx(cython.cast(Cpu, self.cpus[sd.cpu]))
         return 0
 
     def _poke_spinner(self, thread) -> None:
@@ -416,7 +416,7 @@ class NetCore:
         if remsd.ipi_cancelled:
             remsd.ipi_cancelled -= 1      # already run by smpcfd_dying_cpu()
             return 0
-        self.raise_irq(self.cpus[remsd.cpu], remsd)
+        self.raise_irq(cython.cast(Cpu, self.cpus[remsd.cpu]), remsd)
         return 0
 
     def smpcfd_dying_cpu(self, n: int, irq_pending_ipis: int) -> None:
@@ -452,7 +452,7 @@ class NetCore:
         cost = 0
         lst, mysd.rps_ipi_list = mysd.rps_ipi_list, mysd.rps_ipi_spare
         for remsd in lst:
-            target = self.cpus[remsd.cpu]
+            target = cython.cast(Cpu, self.cpus[remsd.cpu])
             if target.online:
                 cost += self.c.ipi_send_ns
                 self.stats.ipis_sent += 1
@@ -688,7 +688,7 @@ class NetCore:
 
     def net_rx_action_begin(self, cpu) -> None:
         """net_rx_action() entry: take the whole poll_list, set budget and time limit."""
-        sd = self.softnet[cpu.id]
+        sd = cython.cast(SoftnetData, self.softnet[cpu.id])
         sd.in_net_rx_action = True
         cpu.in_net_rx = True
         # list_splice_init(&sd->poll_list, &list): the lists change places, none is made.
@@ -702,7 +702,7 @@ class NetCore:
 
     def net_rx_action_poll_one(self, cpu) -> int:
         """One iteration of net_rx_action's loop, or its exit."""
-        sd = self.softnet[cpu.id]
+        sd = cython.cast(SoftnetData, self.softnet[cpu.id])
         if cpu.net_rx_list.count == 0:
             if cpu.net_rx_repoll.count == 0:
                 sd.in_net_rx_action = False
@@ -734,7 +734,7 @@ class NetCore:
         """net_rx_action()'s test after each poll: out of budget or time, it stops
         (time_squeeze)."""
         if cpu.net_rx_budget <= 0 or self.jiffies() >= cpu.net_rx_time_limit:
-            sd = self.softnet[cpu.id]
+            sd = cython.cast(SoftnetData, self.softnet[cpu.id])
             sd.time_squeeze += 1
             self._net_rx_action_exit(cpu, sd, False)
         return 0

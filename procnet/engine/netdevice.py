@@ -20,6 +20,7 @@ import cython
 from .config import NetDeviceConfig
 from .skbuff import SkbQueue
 from .softnet import Napi
+from .traffic import ArrivalStream
 
 if not cython.compiled:     # compiled, the .pxd cimports these from defs.pxd as C constants
     from .defs import NO_ARRIVAL, NSEC_PER_USEC
@@ -79,7 +80,7 @@ class RxQueue:
         ring = self.ring
         room = self.ring_size - ring.qlen
         if len(streams) == 1:
-            single = streams[0]
+            single = cython.cast(ArrivalStream, streams[0])    # streams holds ArrivalStreams
             taken = single.take_into(ring, now_ns, room)
             dropped = taken - room if taken > room > 0 else (taken if room <= 0 else 0)
         else:
