@@ -258,7 +258,7 @@ class NetCore:
             if nxt == NO_ARRIVAL:
                 return 0
             when = max(nxt, self.eq.now_ns) + rxq.dev.coalesce_ns
-        self.eq.at(when, EV_IRQ_FIRE, rxq, rxq.irq_token)
+        self.eq._push(when, EV_IRQ_FIRE, rxq, rxq.irq_token)         # at(), inline compiled
         return 0
 
     def _irq_fire(self, rxq, token: int) -> int:
@@ -457,7 +457,7 @@ class NetCore:
                 cost += self.c.ipi_send_ns
                 self.stats.ipis_sent += 1
                 remsd.ipi_inflight += 1
-                self.eq.after(self.c.ipi_latency_ns, EV_IPI_ARRIVE, remsd, 0)
+                self.eq._push(self.eq.now_ns + self.c.ipi_latency_ns, EV_IPI_ARRIVE, remsd, 0)
         lst.clear()
         mysd.rps_ipi_spare = lst
         return cost

@@ -106,5 +106,11 @@ class EventQueue:
         self._cap = 2 * n
 
     # _push(), _head() and _pop(), at(), head_ns() and pop() of the compiled queue, are
-    # inline methods in events.pxd, so that the run loop (Machine._run_events) and the
-    # busiest scheduler of events (Machine._start_chunk) compile them without a call.
+    # inline methods in events.pxd, so that the engine's hot paths (the run loop, the start of
+    # a chunk, an interrupt's or an IPI's event) compile them without a call.
+
+
+if not cython.compiled:     # the same names, plain: the hot paths call these in both ways
+    EventQueue._push = EventQueue.at
+    EventQueue._head = EventQueue.head_ns
+    EventQueue._pop = EventQueue.pop

@@ -148,15 +148,14 @@ class Machine(NetCore):
         eq = self.eq
         n = 0
         while True:
-            # Compiled, the queue's inline head and pop (events.pxd): no call per event.
-            t = eq._head() if cython.compiled else eq.head_ns()
+            t = eq._head()                  # head_ns(), inline compiled (events.pxd)
             if t == NO_EVENT or t > end_ns:
                 break
             if n == limit or (should_yield is not None and n & YIELD_MASK == YIELD_MASK
                               and should_yield()):
                 eq.events_run += n
                 return False
-            kind = eq._pop() if cython.compiled else eq.pop()
+            kind = eq._pop()                # pop(), inline compiled
             obj = eq.popped_obj
             # Unchecked casts: an event's kind says what its obj is (the EV_* list in defs.py).
             if kind == EV_CHUNK_END:
@@ -472,10 +471,7 @@ class Machine(NetCore):
         cpu.chunk_preemptible = preemptible
         cpu.chunk_done = done
         cpu.acct_from = now
-        if cython.compiled:                     # at(), inline (events.pxd)
-            self.eq._push(now + dur_ns, EV_CHUNK_END, cpu, cpu.token)
-        else:
-            self.eq.at(now + dur_ns, EV_CHUNK_END, cpu, cpu.token)
+        self.eq._push(now + dur_ns, EV_CHUNK_END, cpu, cpu.token)     # at(), inline compiled
         return 0
 
     def _account_time(self, cpu: Cpu, kind: int, task: Task | None, upto: int) -> None:
