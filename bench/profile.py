@@ -2,10 +2,10 @@
 its instructions, by function.
 
 With valgrind (Debian's `valgrind`), callgrind counts the instructions of a child that builds
-the machine (R16 stock unless --machine/--mode say otherwise), warms it up and simulates VIRTUAL_MS of virtual time, and of the same child with no
-simulated time; the difference, per function (self cost, `callgrind_annotate
---inclusive=no`), divided by the packets simulated, is the table: instructions per simulated
-packet. Counts are exact and repeat run for run whatever else the machine does, which sampled
+the machine (R16 stock unless --machine/--mode say otherwise), warms it up and simulates
+VIRTUAL_MS of virtual time, and of the same child with no simulated time; the difference, per
+function (self cost, `callgrind_annotate --inclusive=no`), divided by the packets simulated, is
+the table: instructions per simulated packet. Counts are exact and repeat run for run whatever else the machine does, which sampled
 wall time on a noisy 2-CPU host does not. Cython's C names are shown as Python names
 (`NetCore.napi_poll_device (dev)`), CPython's and numpy's own functions with a prefix.
 

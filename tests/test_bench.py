@@ -284,3 +284,20 @@ def test_modes_take_turns_and_ratios_pair_by_round(monkeypatch):
     assert res["stock"]["vs_stock"]["median"] == 1.0
     assert report._vs_stock(res, "backlog_threaded") == 0.75
     assert "--repeats 3" in res["backlog_threaded"]["command"]
+
+
+def test_profile_takes_a_machine_and_mode(capsys):
+    """bench.profile's child builds the machine and mode it is given and counts its packets;
+    the reproducing command names them unless they are the default R16 stock; LO is refused."""
+    from bench import profile
+    r = subprocess.run([sys.executable, "-c", profile._CHILD, "0.05", "R64", "thread_backlog_napi"],
+                       cwd=ROOT, env=profile._env(), capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    engine, packets = r.stdout.split()[-2:]
+    assert engine in ("compiled", "python") and int(packets) > 0
+    assert profile.command(20, 25) == "python -m bench.profile --virtual-ms 20 --top 25"
+    assert profile.command(5, 10, "R64", "thread_backlog_napi") == (
+        "python -m bench.profile --machine R64 --mode thread_backlog_napi --virtual-ms 5 --top 10")
+    with pytest.raises(SystemExit):
+        profile.main(["--machine", "LO"])
+    assert "LO has no packets" in capsys.readouterr().err
