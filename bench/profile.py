@@ -5,9 +5,10 @@ With valgrind (Debian's `valgrind`), callgrind counts the instructions of a chil
 the machine (R16 stock unless --machine/--mode say otherwise), warms it up and simulates
 VIRTUAL_MS of virtual time, and of the same child with no simulated time; the difference, per
 function (self cost, `callgrind_annotate --inclusive=no`), divided by the packets simulated, is
-the table: instructions per simulated packet. Counts are exact and repeat run for run whatever else the machine does, which sampled
-wall time on a noisy 2-CPU host does not. Cython's C names are shown as Python names
-(`NetCore.napi_poll_device (dev)`), CPython's and numpy's own functions with a prefix.
+the table: instructions per simulated packet. Counts are exact and repeat run for run whatever
+else the machine does, which sampled wall time on a noisy 2-CPU host does not. Cython's C names
+are shown as Python names (`NetCore.napi_poll_device (dev)`), CPython's and numpy's own
+functions with a prefix.
 
 Without valgrind it falls back to cProfile, which sees only Python-level frames: useful for the
 uncompiled engine (PROCNET_ENGINE=python), and it says so.
