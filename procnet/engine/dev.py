@@ -398,7 +398,7 @@ class NetCore:
                 return 0
         if napi.on_poll_list >= 0:
             return 0      # list_add_tail on a queued NAPI is a bug in the kernel; never here
-        sd.poll_list.add_tail(napi)
+        sd.poll_list._add_tail(napi)
         napi.on_poll_list = sd.cpu
         if not sd.in_net_rx_action:
             self.raise_net_rx(cython.cast(Cpu, self.cpus[sd.cpu]))
@@ -718,13 +718,13 @@ class NetCore:
                     return 0
             self._net_rx_action_exit(cpu, sd, True)
             return 0
-        napi = cpu.net_rx_list.pop_first()
+        napi = cpu.net_rx_list._pop_first()
         napi.on_poll_list = -1
         self._cost_acc = 0
         fixed = self.c.napi_poll_ns
         work, cost, repoll = self.__napi_poll(napi, cpu, self.eq.now_ns + fixed)
         if repoll:
-            cpu.net_rx_repoll.add_tail(napi)
+            cpu.net_rx_repoll._add_tail(napi)
             napi.on_poll_list = cpu.id
         cpu.net_rx_budget -= work
         self._start_chunk(cpu, SOFTIRQ, fixed + cost, cpu.softirq_host, False, DONE_AFTER_POLL)

@@ -8,6 +8,8 @@ list_splice_init() moves a list by its head.
 """
 from __future__ import annotations
 
+import cython
+
 
 class ListHead:
     """A FIFO of objects, oldest first. `count` is the number of entries (list_empty() is
@@ -20,8 +22,13 @@ class ListHead:
         self.count = 0
 
     # ------------------------------------------------------------------ hot path
+    # Compiled, listhead.pxd has these two again as inline methods, _add_tail and _pop_first,
+    # which the receive path calls so that they compile without a call; plain Python has
+    # the same names for these (at the end).
     def add_tail(self, entry) -> int:
         """list_add_tail()."""
+        if cython.compiled:
+            return self._add_tail(entry)
         if self.count > self.mask:
             self._grow()
         self.slots[(self.head + self.count) & self.mask] = entry
@@ -30,6 +37,8 @@ class ListHead:
 
     def pop_first(self):
         """list_first_entry() and list_del_init() of it; the list must not be empty."""
+        if cython.compiled:
+            return self._pop_first()
         i = self.head
         entry = self.slots[i]
         self.slots[i] = None
@@ -77,3 +86,8 @@ class ListHead:
 
     def __repr__(self) -> str:
         return f"ListHead({list(self)!r})"
+
+
+if not cython.compiled:     # the inline names of the compiled ListHead (listhead.pxd)
+    ListHead._add_tail = ListHead.add_tail
+    ListHead._pop_first = ListHead.pop_first

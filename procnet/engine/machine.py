@@ -576,7 +576,7 @@ class Machine(NetCore):
         return 0
 
     def _run_hardirq(self, cpu: Cpu) -> int:
-        src = cpu.irq_pending.pop_first()
+        src = cpu.irq_pending._pop_first()
         self._cost_acc = 0
         self.ctx = CTX_HARDIRQ
         if isinstance(src, SoftnetData):        # an RPS IPI (CALL_FUNCTION_SINGLE)
@@ -998,7 +998,7 @@ class Machine(NetCore):
         at `cpu`; it runs now unless a non-preemptible chunk runs."""
         if not cpu.online:
             return 0
-        cpu.irq_pending.add_tail(src)
+        cpu.irq_pending._add_tail(src)
         self._preempt_for_irq(cpu)
         return 0
 
