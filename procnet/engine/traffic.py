@@ -100,7 +100,8 @@ class ArrivalStream:
             self._tbuf = np.empty(self._block, dtype=np.int64)
             self._fbuf = np.empty(self._block, dtype=np.int64)
             self._gbuf = np.empty(self._block, dtype=np.float64)
-            # ... and draws the flow picks from rng_flows' stream itself (traffic.pxd)
+            # ... and draws the flow picks from a copy of rng_flows' state (traffic.pxd): the
+            # same stream, while the Generator itself is not drawn from again
             bitgen = self.rng_flows.bit_generator.state
             assert bitgen["bit_generator"] == "PCG64", bitgen["bit_generator"]
             state, inc = bitgen["state"]["state"], bitgen["state"]["inc"]
