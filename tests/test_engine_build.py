@@ -159,7 +159,6 @@ def test_event_queue_interleaved_pushes_and_pops_match_heapq():
         assert len(eq) == len(ref)
 
 
-
 def test_event_queue_inserts_at_either_end_and_among_ties():
     """The compiled queue's insert lands first, last or among equal times (a memmove of all,
     none or some of the pending events): each series pops in (time, seq) order."""
